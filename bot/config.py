@@ -1,0 +1,174 @@
+"""Configuration: a TOML file plus `DISCORD_TOKEN` / `LEGNEXT_API_KEY` from the environment.
+
+Secrets are `SecretStr` so they never show up in a repr, a log line or a validation error.
+`load_config()` raises `ConfigError`, whose `problems` are one line per bad key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+_TOML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("_TOML_DATA", default=None)
+
+ENV_SECRETS = {"DISCORD_TOKEN": ("discord", "token"), "LEGNEXT_API_KEY": ("legnext", "api_key")}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DiscordConfig(_Section):
+    token: SecretStr = Field(default=SecretStr(""), validate_default=True)
+    guild_ids: list[int] = Field(default_factory=list)
+    # Leave empty to talk to Discord itself; set to use a REST proxy or a local test server.
+    api_base_url: str = ""
+    gateway_url: str = ""
+    guild_ready_timeout_s: float = Field(default=2.0, ge=0, le=60)
+
+    @field_validator("token")
+    @classmethod
+    def _token_present(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().strip():
+            raise ValueError("missing: set it in the file or in the DISCORD_TOKEN environment variable")
+        return v
+
+
+class LegnextConfig(_Section):
+    api_key: SecretStr = Field(default=SecretStr(""), validate_default=True)
+    base_url: str = "https://api.legnext.ai/api"
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    read_retries: int = Field(default=4, ge=0, le=20)
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_present(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().strip():
+            raise ValueError("missing: set it in the file or in the LEGNEXT_API_KEY environment variable")
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class StorageConfig(_Section):
+    database: str = "mjbot.sqlite3"
+
+
+ButtonAccess = Literal["anyone", "requester", "requester_and_moderators"]
+
+
+class JobsConfig(_Section):
+    # Polling: nothing to see in the first seconds of a job, then poll faster near its expected end.
+    poll_min_s: float = Field(default=2.0, gt=0, le=60)
+    poll_max_s: float = Field(default=15.0, gt=0, le=600)
+    # Time-outs per kind of task, in seconds, counted from submission.
+    timeout_image_s: float = Field(default=900.0, gt=0)
+    timeout_text_s: float = Field(default=300.0, gt=0)
+    timeout_video_s: float = Field(default=2700.0, gt=0)
+    # At most one status edit per message every this many seconds (the final result is never held back).
+    status_edit_interval_s: float = Field(default=5.0, ge=0)
+    max_running_per_member: int = Field(default=3, ge=1, le=50)
+    button_access: ButtonAccess = "anyone"
+    # Download results and upload them as attachments, since the API's URLs expire.
+    rehost_images: bool = True
+    max_download_mb: float = Field(default=10.0, gt=0, le=500)
+
+
+class ModerationConfig(_Section):
+    moderator_role_ids: list[int] = Field(default_factory=list)
+    alert_channel_id: int = 0
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Feeds the parsed TOML file (held in a context variable) to pydantic-settings."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return (_TOML_DATA.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_TOML_DATA.get() or {})
+
+
+class _EnvSecretsSource(PydanticBaseSettingsSource):
+    """`DISCORD_TOKEN` and `LEGNEXT_API_KEY` win over the file."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for env, (section, key) in ENV_SECRETS.items():
+            value = os.environ.get(env)
+            if value:
+                out.setdefault(section, {})[key] = value
+        return out
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+
+    discord: DiscordConfig = Field(default_factory=dict, validate_default=True)
+    legnext: LegnextConfig = Field(default_factory=dict, validate_default=True)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
+    moderation: ModerationConfig = Field(default_factory=ModerationConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, _EnvSecretsSource(settings_cls), _TomlSource(settings_cls))
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key"
+    msg = str(err.get("msg", "invalid value"))
+    msg = msg.removeprefix("Value error, ")
+    return f"{loc}: {msg}"
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read and check the config. Never puts a secret's value in an error."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{p}: config file not found (copy config.example.toml to start)"]) from None
+    except OSError as e:
+        raise ConfigError([f"{p}: cannot read the config file ({e.strerror})"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError([f"{p}: not valid TOML ({e})"]) from None
+    token = _TOML_DATA.set(data)
+    try:
+        return Settings()
+    except ValidationError as e:
+        raise ConfigError([_describe(dict(err)) for err in e.errors(include_input=False)]) from None
+    finally:
+        _TOML_DATA.reset(token)

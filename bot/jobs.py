@@ -1,0 +1,227 @@
+"""Business rules of starting a job: checks that cost nothing, then record, then submit. No Discord here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bot import actions as A
+from bot.config import Settings
+from bot.errors import AlreadyRequested, BadInput, Expired, NotAllowed, NotAvailable, TooManyJobs
+from bot.legnext import models as m
+from bot.legnext.client import LegnextClient, build
+from bot.legnext.errors import LegnextError, NotFound, SubmitOutcomeUnknown
+from bot.prompt import apply_defaults, check_prompt, parse_prompt
+from bot.regions import mask_for, parse_cells
+from bot.repo import DuplicateJob, JobRecord, JobRepo, SettingsRepo
+from bot.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    is_moderator: bool = False
+
+
+@dataclass(frozen=True)
+class Where:
+    guild_id: int | None
+    channel_id: int | None
+    reply_to_id: int | None = None
+
+
+# /settings keys -> prompt flag defaults (see bot.prompt.apply_defaults)
+FLAG_SETTINGS = ("version", "aspect", "stylize", "speed")
+
+
+def defaults_from(settings: dict[str, Any]) -> dict[str, str | None]:
+    return {k: str(settings[k]) for k in FLAG_SETTINGS if settings.get(k)}
+
+
+def message_link(job: JobRecord) -> str | None:
+    if job.guild_id and job.channel_id and job.message_id:
+        return f"https://discord.com/channels/{job.guild_id}/{job.channel_id}/{job.message_id}"
+    return None
+
+
+class JobService:
+    def __init__(
+        self, *, api: LegnextClient, repo: JobRepo, settings_repo: SettingsRepo, config: Settings, tracker: Tracker
+    ) -> None:
+        self.api = api
+        self.repo = repo
+        self.settings_repo = settings_repo
+        self.config = config
+        self.tracker = tracker
+
+    # ------------------------------------------------------------------------------------------------ /imagine
+
+    async def prepare_imagine(self, member: Member, prompt: str) -> str:
+        """The prompt with the member's defaults, checked. Raises `PromptError` (costs nothing, sends nothing)."""
+        settings = await self.settings_repo.get(member.id)
+        full = apply_defaults(prompt.strip(), defaults_from(settings))
+        check_prompt(full)
+        await self._check_quota(member)
+        return full
+
+    async def imagine(self, member: Member, where: Where, prompt: str) -> JobRecord:
+        full = await self.prepare_imagine(member, prompt)
+        req = build(m.Diffusion, text=full)
+        return await self._submit(
+            req, action="imagine", member=member, where=where, prompt=full,
+            extra={"model": parse_prompt(full).version},
+        )
+
+    # ------------------------------------------------------------------------------------------------ buttons
+
+    async def source_for_press(self, action_name: str, job_id: str, index: int, member: Member) -> JobRecord:
+        """Check a press before anything is shown or spent: known job, access, window, availability, quota."""
+        action = A.ACTIONS.get(action_name)
+        if action is None:
+            raise NotAvailable("That button is no longer supported.")
+        source = await self.repo.by_job_id(job_id)
+        if source is None or source.status != "completed":
+            raise NotAvailable("I have no finished job behind that button any more, so it can't be used.")
+        self._check_access(source, member)
+        if time.time() - (source.submitted_at or source.created_at) > A.FOLLOW_UP_WINDOW_S:
+            raise Expired()
+        available = (source.output or {}).get("available_actions")
+        if not A.offered(action, A.index_of(action, index), available, str(source.extra.get("model", "7"))):
+            raise NotAvailable("That action isn't offered for this image.")
+        await self._check_quota(member)
+        return source
+
+    async def existing_press(self, action_name: str, job_id: str, index: int) -> JobRecord | None:
+        """The live job an earlier press of the same button started (before any modal is shown)."""
+        action = A.ACTIONS[action_name]
+        key = A.dedupe_key(action, job_id, A.index_of(action, index))
+        job = await self.repo.by_dedupe_key(key)
+        return job if job is not None and job.status != "failed" else None
+
+    async def press(
+        self,
+        action_name: str,
+        job_id: str,
+        index: int,
+        member: Member,
+        where: Where,
+        *,
+        remix_prompt: str | None = None,
+        scale: float | None = None,
+        cells: str | None = None,
+    ) -> JobRecord:
+        source = await self.source_for_press(action_name, job_id, index, member)
+        action = A.ACTIONS[action_name]
+        index = A.index_of(action, index)
+        settings = await self.settings_repo.get(member.id)
+        mask = None
+        if remix_prompt is not None:
+            remix_prompt = remix_prompt.strip()
+            if not remix_prompt:
+                raise BadInput("The prompt can't be empty.")
+            check_prompt(remix_prompt)
+            if remix_prompt == source.prompt and action.modal is None:
+                remix_prompt = None  # unchanged: a plain follow-up, same as with remix mode off
+        if action.modal == "zoom":
+            if scale is None or not 1.1 <= scale <= 2.0:
+                raise BadInput("The zoom must be a number from 1.1 to 2.0, like `1.5`.")
+        if action.modal == "region":
+            try:
+                mask = mask_for(parse_cells(cells or ""), source.prompt)
+            except ValueError:
+                raise BadInput("Pick at least one region of the image to vary.") from None
+        ctx = A.Ctx(
+            job_id=source.job_id or job_id, index=index, prompt=source.prompt,
+            variation_high=settings.get("variation", "high") != "low", remix_prompt=remix_prompt, scale=scale,
+            mask=mask,
+        )
+        req = action.build(ctx)
+        is_grid = source.task_type in A.GRID_TASKS
+        extra = {
+            "model": source.extra.get("model", "7"),
+            "source_task": source.task_type,
+            "describes": action.describes.format(n=index + 1),
+            # buttons under an upscaled image are offered according to the grid's actions
+            "parent_actions": (source.output or {}).get("available_actions") if is_grid else None,
+        }
+        return await self._submit(
+            req, action=action_name, member=member, where=where, prompt=remix_prompt or source.prompt, extra=extra,
+            parent_job_id=source.job_id, image_no=index,
+            dedupe=A.dedupe_key(action, job_id, index, remix_prompt, cells),
+        )
+
+    # ------------------------------------------------------------------------------------------------ internals
+
+    def _check_access(self, source: JobRecord, member: Member) -> None:
+        mode = self.config.jobs.button_access
+        if mode == "anyone" or member.id == source.requester_id:
+            return
+        if mode == "requester_and_moderators" and member.is_moderator:
+            return
+        who = "the member who made it" + (" or a moderator" if mode == "requester_and_moderators" else "")
+        raise NotAllowed(f"Only {who} can use the buttons on this image.")
+
+    async def _check_quota(self, member: Member) -> None:
+        limit = self.config.jobs.max_running_per_member
+        if await self.repo.running_count(member.id) >= limit:
+            raise TooManyJobs(
+                f"You already have {limit} jobs running. Please wait for one to finish before starting another."
+            )
+
+    async def _submit(
+        self,
+        req: m.SubmitRequest,
+        *,
+        action: str,
+        member: Member,
+        where: Where,
+        prompt: str,
+        extra: dict[str, Any],
+        parent_job_id: str | None = None,
+        image_no: int | None = None,
+        dedupe: str | None = None,
+    ) -> JobRecord:
+        """Record first, then submit. A submit whose outcome is unknown is never sent again."""
+        try:
+            job = await self.repo.create(
+                task_type=req.task_type, action=action, requester_id=member.id, prompt=prompt, request=req.body(),
+                extra=extra, parent_job_id=parent_job_id, image_no=image_no, guild_id=where.guild_id,
+                channel_id=where.channel_id, reply_to_id=where.reply_to_id, dedupe_key=dedupe,
+            )
+        except DuplicateJob as dup:
+            raise AlreadyRequested(message_link(dup.existing)) from None
+        try:
+            api_job = await self.api.submit(req)
+        except SubmitOutcomeUnknown as e:
+            await self.repo.update(job.id, status="unknown", error=e.message, finished_at=time.time())
+            raise
+        except NotFound:
+            await self.repo.update(job.id, status="failed", error="not found", finished_at=time.time())
+            raise Expired() from None
+        except LegnextError as e:
+            await self.repo.update(job.id, status="failed", error=e.message, finished_at=time.time())
+            raise
+        except BaseException:
+            # Cancelled or crashed mid-submit: the job may exist; never resubmit it.
+            await self.repo.update(job.id, status="unknown", error="interrupted while submitting",
+                                   finished_at=time.time())
+            raise
+        status = api_job.status if api_job.status in ("pending", "staged", "processing") else "pending"
+        job = await self.repo.update(
+            job.id, job_id=api_job.job_id, status=status, frozen_points=api_job.usage.frozen,
+            submitted_at=time.time(),
+        )
+        log.info("job %d submitted as %s (%s by %d)", job.id, api_job.job_id, action, member.id)
+        return job
+
+    async def attach_message(self, job: JobRecord, message_id: int | None, channel_id: int | None) -> JobRecord:
+        """The public message exists (or could not be posted): from now on the tracker owns the job."""
+        if message_id is not None:
+            job = await self.repo.update(job.id, message_id=message_id, channel_id=channel_id,
+                                         shown_status=job.status)
+        self.tracker.track(job)
+        return job

@@ -1,0 +1,245 @@
+"""Data access for jobs and member settings. No SQL lives anywhere else."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import aiosqlite
+
+from bot.db import Database
+
+UNFINISHED = ("submitting", "pending", "staged", "processing")
+FINISHED = ("completed", "failed", "unknown")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    task_type: str
+    action: str
+    requester_id: int
+    status: str
+    created_at: float
+    updated_at: float
+    job_id: str | None = None
+    parent_job_id: str | None = None
+    image_no: int | None = None
+    prompt: str = ""
+    request: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    guild_id: int | None = None
+    channel_id: int | None = None
+    message_id: int | None = None
+    reply_to_id: int | None = None
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    frozen_points: int = 0
+    consumed_points: int = 0
+    dedupe_key: str | None = None
+    submitted_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    shown_status: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def points(self) -> int:
+        """What the job cost (or has frozen while it runs)."""
+        return self.consumed_points or (0 if self.finished else self.frozen_points)
+
+    @staticmethod
+    def from_row(row: aiosqlite.Row) -> JobRecord:
+        return JobRecord(
+            id=row["id"],
+            job_id=row["job_id"],
+            task_type=row["task_type"],
+            action=row["action"],
+            parent_job_id=row["parent_job_id"],
+            image_no=row["image_no"],
+            prompt=row["prompt"],
+            request=json.loads(row["request_json"] or "{}"),
+            extra=json.loads(row["extra_json"] or "{}"),
+            requester_id=row["requester_id"],
+            guild_id=row["guild_id"],
+            channel_id=row["channel_id"],
+            message_id=row["message_id"],
+            reply_to_id=row["reply_to_id"],
+            status=row["status"],
+            output=json.loads(row["output_json"]) if row["output_json"] else None,
+            error=row["error"],
+            frozen_points=row["frozen_points"],
+            consumed_points=row["consumed_points"],
+            dedupe_key=row["dedupe_key"],
+            created_at=row["created_at"],
+            submitted_at=row["submitted_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            updated_at=row["updated_at"],
+            shown_status=row["shown_status"],
+        )
+
+
+class DuplicateJob(Exception):
+    """The same button on the same image already has a live job."""
+
+    def __init__(self, existing: JobRecord) -> None:
+        super().__init__(f"already requested as job {existing.id}")
+        self.existing = existing
+
+
+_UPDATABLE = {
+    "job_id", "status", "output", "error", "frozen_points", "consumed_points", "message_id", "channel_id",
+    "submitted_at", "started_at", "finished_at", "shown_status", "extra", "request",
+}
+
+
+class JobRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._lock = asyncio.Lock()
+
+    async def create(
+        self,
+        *,
+        task_type: str,
+        action: str,
+        requester_id: int,
+        prompt: str = "",
+        request: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        parent_job_id: str | None = None,
+        image_no: int | None = None,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        reply_to_id: int | None = None,
+        dedupe_key: str | None = None,
+    ) -> JobRecord:
+        """Record a job about to be submitted (status `submitting`).
+
+        With a `dedupe_key`, raises `DuplicateJob` when a job with that key exists and has not failed;
+        the check and the insert are one step, so two presses at once still start one job.
+        """
+        now = time.time()
+        async with self._lock:
+            if dedupe_key is not None:
+                row = await self.db.fetchone(
+                    "SELECT * FROM jobs WHERE dedupe_key = ? AND status NOT IN ('failed') ORDER BY id DESC LIMIT 1",
+                    (dedupe_key,),
+                )
+                if row is not None:
+                    raise DuplicateJob(JobRecord.from_row(row))
+            rowid = await self.db.execute(
+                """INSERT INTO jobs(task_type, action, parent_job_id, image_no, prompt, request_json, extra_json,
+                       requester_id, guild_id, channel_id, reply_to_id, status, dedupe_key, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?)""",
+                (
+                    task_type, action, parent_job_id, image_no, prompt, json.dumps(request or {}),
+                    json.dumps(extra or {}), requester_id, guild_id, channel_id, reply_to_id, dedupe_key, now, now,
+                ),
+            )
+        job = await self.get(rowid)
+        assert job is not None
+        return job
+
+    async def update(self, local_id: int, **changes: Any) -> JobRecord:
+        bad = set(changes) - _UPDATABLE
+        if bad:
+            raise ValueError(f"cannot update {sorted(bad)}")
+        cols: list[str] = []
+        params: list[Any] = []
+        for key, value in changes.items():
+            if key in ("output", "extra", "request"):
+                cols.append(f"{key}_json = ?")
+                params.append(None if value is None else json.dumps(value))
+            else:
+                cols.append(f"{key} = ?")
+                params.append(value)
+        cols.append("updated_at = ?")
+        params.append(time.time())
+        params.append(local_id)
+        await self.db.execute(f"UPDATE jobs SET {', '.join(cols)} WHERE id = ?", tuple(params))
+        job = await self.get(local_id)
+        if job is None:
+            raise KeyError(local_id)
+        return job
+
+    async def get(self, local_id: int) -> JobRecord | None:
+        row = await self.db.fetchone("SELECT * FROM jobs WHERE id = ?", (local_id,))
+        return None if row is None else JobRecord.from_row(row)
+
+    async def by_job_id(self, job_id: str) -> JobRecord | None:
+        row = await self.db.fetchone("SELECT * FROM jobs WHERE job_id = ?", (job_id,))
+        return None if row is None else JobRecord.from_row(row)
+
+    async def by_message(self, message_id: int) -> JobRecord | None:
+        row = await self.db.fetchone("SELECT * FROM jobs WHERE message_id = ? ORDER BY id DESC LIMIT 1", (message_id,))
+        return None if row is None else JobRecord.from_row(row)
+
+    async def by_dedupe_key(self, key: str) -> JobRecord | None:
+        row = await self.db.fetchone("SELECT * FROM jobs WHERE dedupe_key = ? ORDER BY id DESC LIMIT 1", (key,))
+        return None if row is None else JobRecord.from_row(row)
+
+    async def upscale_message(self, grid_job_id: str, image_no: int) -> int | None:
+        """The message showing the upscale of image `image_no` of `grid_job_id` (its buttons act on the grid)."""
+        row = await self.db.fetchone(
+            "SELECT message_id FROM jobs WHERE parent_job_id = ? AND image_no = ? AND task_type = 'upscale'"
+            " AND message_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (grid_job_id, image_no),
+        )
+        return None if row is None else int(row["message_id"])
+
+    async def unfinished(self) -> list[JobRecord]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM jobs WHERE status IN ('submitting', 'pending', 'staged', 'processing') ORDER BY id"
+        )
+        return [JobRecord.from_row(r) for r in rows]
+
+    async def running_count(self, requester_id: int) -> int:
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM jobs WHERE requester_id = ?"
+            " AND status IN ('submitting', 'pending', 'staged', 'processing')",
+            (requester_id,),
+        )
+        return int(row[0]) if row else 0
+
+    async def all(self) -> list[JobRecord]:
+        return [JobRecord.from_row(r) for r in await self.db.fetchall("SELECT * FROM jobs ORDER BY id")]
+
+
+class SettingsRepo:
+    """Each member's /settings defaults, a small JSON object per user."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, user_id: int) -> dict[str, Any]:
+        row = await self.db.fetchone("SELECT settings_json FROM member_settings WHERE user_id = ?", (user_id,))
+        return {} if row is None else dict(json.loads(row["settings_json"]))
+
+    async def set(self, user_id: int, settings: dict[str, Any]) -> None:
+        await self.db.execute(
+            """INSERT INTO member_settings(user_id, settings_json, updated_at) VALUES (?, ?, ?)
+               ON CONFLICT(user_id) DO UPDATE SET settings_json = excluded.settings_json,
+               updated_at = excluded.updated_at""",
+            (user_id, json.dumps(settings), time.time()),
+        )
+
+    async def update(self, user_id: int, **changes: Any) -> dict[str, Any]:
+        current = await self.get(user_id)
+        for key, value in changes.items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+        await self.set(user_id, current)
+        return current
+
+
+__all__ = ["FINISHED", "UNFINISHED", "DuplicateJob", "JobRecord", "JobRepo", "SettingsRepo", "replace"]
