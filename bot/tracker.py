@@ -41,14 +41,19 @@ def expected_duration(task_type: str) -> float:
     return EXPECTED_S.get(task_type, 60.0)
 
 
-def next_interval(task_type: str, elapsed: float, cfg: JobsConfig) -> float:
-    """Seconds until the next poll of a job running for `elapsed` seconds."""
+def next_interval(task_type: str, running_for: float | None, cfg: JobsConfig) -> float:
+    """Seconds until the next poll of a job that has been processing for `running_for` seconds.
+
+    A job not started yet (queued behind the account's concurrent jobs) is polled at a third of its expected
+    duration; a running one at half its expected remaining time, never faster than `poll_min_s`; an overdue one
+    less and less often. Always within [poll_min_s, poll_max_s].
+    """
     expected = expected_duration(task_type)
-    remaining = expected - elapsed
-    if remaining > 0:
-        interval = remaining / 2
+    if running_for is None:
+        interval = expected / 3
     else:
-        interval = cfg.poll_min_s * (1 + (-remaining) / expected)
+        remaining = expected - running_for
+        interval = remaining / 2 if remaining > 0 else cfg.poll_min_s * (1 + (-remaining) / expected)
     return min(cfg.poll_max_s, max(cfg.poll_min_s, interval))
 
 
@@ -76,7 +81,8 @@ def apply_api_job(api_job: Job) -> dict[str, Any]:
         status = api_job.status if api_job.status in ("pending", "staged", "processing") else "processing"
         changes.update(status=status)
         if status == "processing":
-            changes["started_at"] = now
+            started = api_job.meta.started_at.timestamp() if api_job.meta and api_job.meta.started_at else now
+            changes["started_at"] = min(started, now)
     if api_job.usage.frozen:
         changes["frozen_points"] = api_job.usage.frozen
     return changes
@@ -133,7 +139,7 @@ class Tracker:
         if job.finished or not job.job_id:
             return
         if delay is None:
-            delay = next_interval(job.task_type, 0.0, self.cfg)
+            delay = next_interval(job.task_type, None, self.cfg)
         self._schedule(job.id, time.monotonic() + delay)
 
     def poke(self, local_id: int) -> None:
@@ -226,7 +232,8 @@ class Tracker:
             return
         if status_changed:
             await self._show(job, False)
-        self._schedule(local_id, time.monotonic() + next_interval(job.task_type, elapsed, self.cfg))
+        running_for = time.time() - job.started_at if job.started_at else None
+        self._schedule(local_id, time.monotonic() + next_interval(job.task_type, running_for, self.cfg))
 
     async def _time_out(self, job: JobRecord) -> None:
         minutes = timeout_for(job.task_type, self.cfg) / 60
