@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -64,9 +65,10 @@ class JobService:
         """The prompt with the member's defaults, checked. Raises `PromptError` (costs nothing, sends nothing)."""
         settings = await self.settings_repo.get(member.id)
         full = apply_defaults(prompt.strip(), defaults_from(settings))
-        check_prompt(full)
+        # the API gets the normalised form: `—ar 16:9` typed on a phone is sent as `--ar 16:9`
+        normalised = check_prompt(full).render()
         await self._check_quota(member)
-        return full
+        return normalised
 
     async def imagine(self, member: Member, where: Where, prompt: str) -> JobRecord:
         full = await self.prepare_imagine(member, prompt)
@@ -97,7 +99,9 @@ class JobService:
 
     async def existing_press(self, action_name: str, job_id: str, index: int) -> JobRecord | None:
         """The live job an earlier press of the same button started (before any modal is shown)."""
-        action = A.ACTIONS[action_name]
+        action = A.ACTIONS.get(action_name)
+        if action is None:
+            return None
         key = A.dedupe_key(action, job_id, A.index_of(action, index))
         job = await self.repo.by_dedupe_key(key)
         return job if job is not None and job.status != "failed" else None
@@ -151,7 +155,8 @@ class JobService:
         return await self._submit(
             req, action=action_name, member=member, where=where, prompt=remix_prompt or source.prompt, extra=extra,
             parent_job_id=source.job_id, image_no=index,
-            dedupe=A.dedupe_key(action, job_id, index, remix_prompt, cells),
+            # another zoom scale, like another region, is another request
+            dedupe=A.dedupe_key(action, job_id, index, remix_prompt, cells or (f"{scale:g}" if scale else None)),
         )
 
     # ------------------------------------------------------------------------------------------------ internals
@@ -193,7 +198,8 @@ class JobService:
                 channel_id=where.channel_id, reply_to_id=where.reply_to_id, dedupe_key=dedupe,
             )
         except DuplicateJob as dup:
-            raise AlreadyRequested(message_link(dup.existing)) from None
+            existing = await self.wait_for_message(dup.existing)
+            raise AlreadyRequested(message_link(existing)) from None
         try:
             api_job = await self.api.submit(req)
         except SubmitOutcomeUnknown as e:
@@ -216,6 +222,14 @@ class JobService:
             submitted_at=time.time(),
         )
         log.info("job %d submitted as %s (%s by %d)", job.id, api_job.job_id, action, member.id)
+        return job
+
+    async def wait_for_message(self, job: JobRecord, wait_s: float = 5.0) -> JobRecord:
+        """`job` once its public message is posted (a press at the same moment is still posting it)."""
+        deadline = time.monotonic() + wait_s
+        while job.message_id is None and not job.finished and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            job = await self.repo.get(job.id) or job
         return job
 
     async def attach_message(self, job: JobRecord, message_id: int | None, channel_id: int | None) -> JobRecord:

@@ -8,7 +8,7 @@ legnext-notes.md: empty and zero timestamps, both error body shapes, unknown sta
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -27,6 +27,18 @@ class _Lenient(BaseModel):
 
 def _none_if_blank(v: Any) -> Any:
     return None if v is None or v == "" else v
+
+
+def _lenient_str(v: Any) -> str:
+    """Any JSON value as text: null -> "", other non-strings -> their str()."""
+    return "" if v is None else v if isinstance(v, str) else str(v)
+
+
+def _lenient_int(v: Any, default: int = 0) -> int:
+    try:
+        return int(v)
+    except (TypeError, ValueError, OverflowError):
+        return default
 
 
 class Usage(_Lenient):
@@ -57,13 +69,17 @@ class JobMeta(_Lenient):
     @field_validator("created_at", "started_at", "ended_at", mode="before")
     @classmethod
     def _time(cls, v: Any) -> Any:
-        """'' and '0001-01-01T00:00:00Z' both mean 'not yet'; anything unparsable is treated the same."""
+        """'' and '0001-01-01T00:00:00Z' both mean 'not yet'; anything unparsable is treated the same.
+
+        A timestamp without an offset is taken as UTC, so every parsed value is timezone-aware.
+        """
         if not isinstance(v, str) or not v or v.startswith(ZERO_TIME_PREFIX):
             return None
         try:
-            return datetime.fromisoformat(v.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(v.replace("Z", "+00:00"))
         except ValueError:
             return None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
     @field_validator("usage", mode="before")
     @classmethod
@@ -157,10 +173,20 @@ class WebhookConfig(_Lenient):
     endpoint: str = ""
     secret: str = ""
 
+    @field_validator("endpoint", "secret", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> str:
+        return _lenient_str(v)
+
 
 class JobConfig(_Lenient):
     service_mode: str = ""
     webhook_config: WebhookConfig | None = None
+
+    @field_validator("service_mode", mode="before")
+    @classmethod
+    def _mode(cls, v: Any) -> str:
+        return _lenient_str(v)
 
     @field_validator("webhook_config", mode="before")
     @classmethod
@@ -274,6 +300,31 @@ class BalanceData(_Lenient):
     low_balance_alert: bool = False
     updated_at: str | None = None
 
+    @field_validator("account_id", mode="before")
+    @classmethod
+    def _account(cls, v: Any) -> Any:
+        return v if isinstance(v, int | str) and not isinstance(v, bool) else None
+
+    @field_validator("alert_threshold", mode="before")
+    @classmethod
+    def _threshold(cls, v: Any) -> float | None:
+        try:
+            return None if v is None or isinstance(v, bool) else float(v)
+        except (TypeError, ValueError, OverflowError):
+            return None
+
+    @field_validator("low_balance_alert", mode="before")
+    @classmethod
+    def _alert(cls, v: Any) -> bool:
+        if isinstance(v, str):
+            return v.strip().lower() in ("true", "1", "yes")
+        return v is True or (isinstance(v, int | float) and not isinstance(v, bool) and v == 1)
+
+    @field_validator("updated_at", mode="before")
+    @classmethod
+    def _updated(cls, v: Any) -> str | None:
+        return v if isinstance(v, str) else None
+
     @field_validator("balance_usd", mode="before")
     @classmethod
     def _f(cls, v: Any) -> float:
@@ -295,6 +346,16 @@ class Balance(_Lenient):
     code: int = 200
     message: str = ""
     data: BalanceData = Field(default_factory=BalanceData)
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code(cls, v: Any) -> int:
+        return _lenient_int(v)
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _message(cls, v: Any) -> str:
+        return _lenient_str(v)
 
     @field_validator("data", mode="before")
     @classmethod
