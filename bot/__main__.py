@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot")
 
+EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 EXIT_LOGIN = 3
 
@@ -44,13 +45,23 @@ class RedactFilter(logging.Filter):
         super().__init__()
         self.secrets = [s for s in secrets if len(s) >= 6]
 
+    def _redact(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
             text = record.getMessage()
             if any(s in text for s in self.secrets):
-                for s in self.secrets:
-                    text = text.replace(s, "***")
-                record.msg, record.args = text, None
+                record.msg, record.args = self._redact(text), None
+            # A traceback (`log.exception`, `exc_info=`) can carry a secret too: render it now, redacted.
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._redact(record.stack_info)
         return True
 
 
@@ -131,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run(settings))
     except KeyboardInterrupt:
         return 0
+    except Exception as e:  # e.g. the database cannot be opened, Discord cannot be reached: one line, no traceback
+        log.critical("stopped by an unexpected error: %s: %s", type(e).__name__, e, exc_info=e)
+        return EXIT_FAILURE
 
 
 def cli() -> None:

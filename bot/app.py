@@ -85,7 +85,9 @@ class MJBot(commands.Bot):
 
     def command_hash(self) -> str:
         payload: list[dict[str, Any]] = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands()]
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        # the application id is part of it: the same database reused with another bot's token syncs again
+        blob = json.dumps({"app": self.application_id, "commands": payload}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
 
     async def sync_commands(self) -> None:
         guild_ids = self.settings.discord.guild_ids

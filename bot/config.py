@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 _TOML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("_TOML_DATA", default=None)
@@ -31,6 +31,20 @@ class DiscordConfig(_Section):
     api_base_url: str = ""
     gateway_url: str = ""
     guild_ready_timeout_s: float = Field(default=2.0, ge=0, le=60)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must be empty or start with http:// or https://")
+        return v
+
+    @field_validator("gateway_url")
+    @classmethod
+    def _gateway_url(cls, v: str) -> str:
+        if v and not v.startswith(("ws://", "wss://")):
+            raise ValueError("must be empty or start with ws:// or wss://")
+        return v
 
     @field_validator("token")
     @classmethod
@@ -64,6 +78,14 @@ class LegnextConfig(_Section):
 class StorageConfig(_Section):
     database: str = "mjbot.sqlite3"
 
+    @field_validator("database")
+    @classmethod
+    def _database(cls, v: str) -> str:
+        # SQLite opens "" as a private temporary database: every job would be lost at the next start.
+        if not v.strip():
+            raise ValueError("must be the path of the SQLite file")
+        return v
+
 
 ButtonAccess = Literal["anyone", "requester", "requester_and_moderators"]
 
@@ -83,6 +105,14 @@ class JobsConfig(_Section):
     # Download results and upload them as attachments, since the API's URLs expire.
     rehost_images: bool = True
     max_download_mb: float = Field(default=10.0, gt=0, le=500)
+
+    @field_validator("poll_max_s")
+    @classmethod
+    def _poll_range(cls, v: float, info: ValidationInfo) -> float:
+        low = info.data.get("poll_min_s")
+        if low is not None and v < low:
+            raise ValueError(f"must be at least poll_min_s ({low})")
+        return v
 
 
 class ModerationConfig(_Section):
@@ -109,7 +139,7 @@ class _EnvSecretsSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for env, (section, key) in ENV_SECRETS.items():
-            value = os.environ.get(env)
+            value = (os.environ.get(env) or "").strip()  # a trailing newline would break every call
             if value:
                 out.setdefault(section, {})[key] = value
         return out

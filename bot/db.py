@@ -20,7 +20,11 @@ def migrations() -> list[tuple[int, str, str]]:
     """(version, file name, SQL) for every file in bot/migrations, in order; numbers must run 1, 2, 3, ..."""
     found: list[tuple[int, str, str]] = []
     for entry in resources.files("bot.migrations").iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
         m = _MIGRATION_NAME.match(entry.name)
+        if m is None:
+            raise RuntimeError(f"migration file {entry.name} is not named NNN_lower_case_name.sql")
         if m:
             found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
