@@ -88,8 +88,8 @@ def user_message(exc: BaseException) -> str:
         return "Legnext is busy with too many jobs at once. Please try again in a minute."
     if isinstance(exc, api.SubmitOutcomeUnknown):
         return (
-            "Legnext didn't confirm the job, so it may or may not have started. It was not sent again, "
-            "to avoid paying twice; if it did start, its result will still appear here."
+            "Legnext didn't confirm the job, so it may or may not have started (and been charged). "
+            "It was not sent again, to avoid paying twice; run it again yourself if you still want it."
         )
     if isinstance(exc, api.ServerError | api.TransportError | api.UnexpectedResponse):
         return "Legnext isn't answering properly right now. Please try again in a few minutes."

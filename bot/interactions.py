@@ -93,6 +93,9 @@ async def _press(interaction: discord.Interaction[Any], cid: CustomId) -> None:
     member = member_of(interaction)
     existing = await service.existing_press(cid.action, cid.job_id, cid.index)
     if existing is not None:
+        if existing.message_id is None:  # that press is still posting its message: wait for its link
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            existing = await service.wait_for_message(existing)
         raise AlreadyRequested(message_link(existing))
     source = await service.source_for_press(cid.action, cid.job_id, cid.index, member)
     action = A.ACTIONS[cid.action]

@@ -46,15 +46,16 @@ class Presenter:
     def interval(self) -> float:
         return self.bot.settings.jobs.status_edit_interval_s
 
-    def _channel(self, channel_id: int) -> discord.PartialMessageable:
-        return self.bot.get_partial_messageable(channel_id)
+    def _channel(self, channel_id: int, guild_id: int | None = None) -> discord.PartialMessageable:
+        # with the guild, a posted message's jump_url is .../channels/<guild>/<channel>/<id>, not .../@me/...
+        return self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
 
     async def post(self, job: JobRecord, channel: Any, reply_to: int | None = None,
                    files: list[discord.File] | None = None) -> discord.Message:
         """Post the public job message (replying to the message whose button started it)."""
         if job.channel_id is None:
             raise RuntimeError("job has no channel")
-        target = self._channel(job.channel_id)
+        target = self._channel(job.channel_id, job.guild_id)
         r = render_job(job, attached=[f.filename for f in files or []])
         kwargs: dict[str, Any] = {"content": r.content, "allowed_mentions": NO_PINGS}
         if r.embed is not None:

@@ -75,7 +75,8 @@ def footer(job: Any) -> str:
         parts.append(f"seed {out['seed']}")
     if job.job_id:
         parts.append(f"job {job.job_id}")
-    points = job.consumed_points or job.frozen_points
+    # a finished job shows what it cost (a failed one is refunded); a running one what is frozen for it
+    points = job.consumed_points or (0 if job.status in ("completed", "failed", "unknown") else job.frozen_points)
     if points:
         parts.append(f"{points} points")
     return " · ".join(parts)
@@ -142,4 +143,6 @@ def render_job(job: Any, *, attached: Sequence[str] = ()) -> Rendered:
 
 
 def error_text(sentence: str) -> str:
-    return safe_text(sentence, CONTENT_LIMIT)
+    """The bot's own sentences use markdown on purpose (`--chaos`, `/imagine`): only mentions are defused."""
+    text = discord.utils.escape_mentions(sentence.replace("\r", " "))
+    return text if len(text) <= CONTENT_LIMIT else text[: CONTENT_LIMIT - 1] + "…"

@@ -65,6 +65,14 @@ def timeout_for(task_type: str, cfg: JobsConfig) -> float:
     return cfg.timeout_image_s
 
 
+def human_duration(seconds: float) -> str:
+    if seconds < 120:
+        n = max(1, round(seconds))
+        return f"{n} second{'s' if n != 1 else ''}"
+    minutes = round(seconds / 60)
+    return f"{minutes} minutes"
+
+
 def apply_api_job(api_job: Job) -> dict[str, Any]:
     """The record changes a job object from the API implies."""
     now = time.time()
@@ -236,10 +244,10 @@ class Tracker:
         self._schedule(local_id, time.monotonic() + next_interval(job.task_type, running_for, self.cfg))
 
     async def _time_out(self, job: JobRecord) -> None:
-        minutes = timeout_for(job.task_type, self.cfg) / 60
         job = await self.repo.update(
             job.id, status="failed", finished_at=time.time(),
-            error=f"it did not finish within {minutes:g} minutes, so the bot stopped waiting for it",
+            error=f"it did not finish within {human_duration(timeout_for(job.task_type, self.cfg))}, "
+                  "so the bot stopped waiting for it",
         )
         log.warning("job %d (%s) timed out", job.id, job.job_id)
         await self._show(job, True)
