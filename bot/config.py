@@ -20,6 +20,12 @@ _TOML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("_TOML_DATA", default
 ENV_SECRETS = {"DISCORD_TOKEN": ("discord", "token"), "LEGNEXT_API_KEY": ("legnext", "api_key")}
 
 
+def _require_secret(value: SecretStr, env: str) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise ValueError(f"missing: set it in the file or in the {env} environment variable")
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,12 +52,7 @@ class DiscordConfig(_Section):
             raise ValueError("must be empty or start with ws:// or wss://")
         return v
 
-    @field_validator("token")
-    @classmethod
-    def _token_present(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().strip():
-            raise ValueError("missing: set it in the file or in the DISCORD_TOKEN environment variable")
-        return v
+    _token_present = field_validator("token")(lambda v: _require_secret(v, "DISCORD_TOKEN"))
 
 
 class LegnextConfig(_Section):
@@ -60,12 +61,7 @@ class LegnextConfig(_Section):
     timeout_s: float = Field(default=30.0, gt=0, le=600)
     read_retries: int = Field(default=4, ge=0, le=20)
 
-    @field_validator("api_key")
-    @classmethod
-    def _key_present(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().strip():
-            raise ValueError("missing: set it in the file or in the LEGNEXT_API_KEY environment variable")
-        return v
+    _key_present = field_validator("api_key")(lambda v: _require_secret(v, "LEGNEXT_API_KEY"))
 
     @field_validator("base_url")
     @classmethod

@@ -61,6 +61,12 @@ async def start_bot(config: Path, fake: FakeDiscord) -> asyncio.subprocess.Proce
     return proc
 
 
+async def ensure_dead(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
+
+
 def is_result(m: FakeMessage) -> bool:
     return not m.ephemeral and bool(m.buttons()) and bool(m.attachments)
 
@@ -88,9 +94,7 @@ async def test_sigkill_mid_job_then_restart_finishes_it_and_old_buttons_work(tmp
             proc.send_signal(signal.SIGKILL)
             assert await asyncio.wait_for(proc.wait(), 10) == -signal.SIGKILL
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await ensure_dead(proc)
 
         # while the bot is down the job finishes at the API
         sim.complete_now(running_jobs[0].job_id)
@@ -117,9 +121,7 @@ async def test_sigkill_mid_job_then_restart_finishes_it_and_old_buttons_work(tmp
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), 15) == 0
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await ensure_dead(proc)
         fake.assert_clean()
 
 
@@ -138,9 +140,7 @@ async def test_job_recorded_but_unanswered_at_crash_is_marked_unknown_not_resubm
             proc.send_signal(signal.SIGKILL)
             await asyncio.wait_for(proc.wait(), 10)
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await ensure_dead(proc)
         proc = await start_bot(config, fake)
         try:
             await asyncio.sleep(0.5)
@@ -153,6 +153,4 @@ async def test_job_recorded_but_unanswered_at_crash_is_marked_unknown_not_resubm
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), 15) == 0
         finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            await ensure_dead(proc)

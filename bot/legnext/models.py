@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 # --------------------------------------------------------------------------------------------------------------------
 # Responses
@@ -34,30 +34,39 @@ def _lenient_str(v: Any) -> str:
     return "" if v is None else v if isinstance(v, str) else str(v)
 
 
-def _lenient_int(v: Any, default: int = 0) -> int:
+def _lenient_int(v: Any) -> int:
+    """Any JSON value as a whole number ("80", 80.0 and 80 alike); anything else -> 0."""
     try:
         return int(v)
     except (TypeError, ValueError, OverflowError):
-        return default
+        pass
+    try:
+        return int(float(v))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _lenient_float(v: Any) -> float:
+    try:
+        return 0.0 if isinstance(v, bool) else float(v)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+
+
+def _dict_or_none(v: Any) -> Any:
+    return v if isinstance(v, dict) else None
+
+
+# Field types that take any JSON value the API might send instead of failing the whole job object.
+Text = Annotated[str, BeforeValidator(_lenient_str)]
+Int = Annotated[int, BeforeValidator(_lenient_int)]
+Float = Annotated[float, BeforeValidator(_lenient_float)]
 
 
 class Usage(_Lenient):
-    type: str = "point"
-    frozen: int = 0
-    consume: int = 0
-
-    @field_validator("type", mode="before")
-    @classmethod
-    def _type(cls, v: Any) -> Any:
-        return "" if v is None else str(v)
-
-    @field_validator("frozen", "consume", mode="before")
-    @classmethod
-    def _int(cls, v: Any) -> int:
-        try:
-            return int(float(v))
-        except (TypeError, ValueError, OverflowError):
-            return 0
+    type: Text = "point"
+    frozen: Int = 0
+    consume: Int = 0
 
 
 class JobMeta(_Lenient):
@@ -88,23 +97,10 @@ class JobMeta(_Lenient):
 
 
 class JobError(_Lenient):
-    code: int = 0
-    message: str = ""
-    raw_message: str = ""
+    code: Int = 0
+    message: Text = ""
+    raw_message: Text = ""
     detail: Any = None
-
-    @field_validator("code", mode="before")
-    @classmethod
-    def _code(cls, v: Any) -> int:
-        try:
-            return int(v)
-        except (TypeError, ValueError, OverflowError):
-            return 0
-
-    @field_validator("message", "raw_message", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> str:
-        return "" if v is None else str(v)
 
     @property
     def text(self) -> str:
@@ -170,59 +166,29 @@ class JobOutput(_Lenient):
 
 
 class WebhookConfig(_Lenient):
-    endpoint: str = ""
-    secret: str = ""
-
-    @field_validator("endpoint", "secret", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> str:
-        return _lenient_str(v)
+    endpoint: Text = ""
+    secret: Text = ""
 
 
 class JobConfig(_Lenient):
-    service_mode: str = ""
-    webhook_config: WebhookConfig | None = None
-
-    @field_validator("service_mode", mode="before")
-    @classmethod
-    def _mode(cls, v: Any) -> str:
-        return _lenient_str(v)
-
-    @field_validator("webhook_config", mode="before")
-    @classmethod
-    def _wh(cls, v: Any) -> Any:
-        return v if isinstance(v, dict) else None
+    service_mode: Text = ""
+    webhook_config: Annotated[WebhookConfig | None, BeforeValidator(_dict_or_none)] = None
 
 
 class Job(_Lenient):
     """The job object every submit and `GET /v1/job/{id}` returns (also the error envelope shape)."""
 
-    job_id: str = ""
-    model: str = ""
-    task_type: str = ""
-    status: str = ""
-    config: JobConfig | None = None
+    job_id: Text = ""
+    model: Text = ""
+    task_type: Text = ""
+    status: Annotated[str, BeforeValidator(lambda v: _lenient_str(v).strip().lower())] = ""
+    config: Annotated[JobConfig | None, BeforeValidator(_dict_or_none)] = None
     input: Any = None
-    output: JobOutput | None = None
-    meta: JobMeta | None = None
+    output: Annotated[JobOutput | None, BeforeValidator(_dict_or_none)] = None
+    meta: Annotated[JobMeta | None, BeforeValidator(_dict_or_none)] = None
     detail: Any = None
     logs: list[Any] | None = None
-    error: JobError | None = None
-
-    @field_validator("job_id", "model", "task_type", mode="before")
-    @classmethod
-    def _s(cls, v: Any) -> str:
-        return "" if v is None else str(v)
-
-    @field_validator("status", mode="before")
-    @classmethod
-    def _status(cls, v: Any) -> str:
-        return "" if v is None else str(v).strip().lower()
-
-    @field_validator("config", "output", "meta", "error", mode="before")
-    @classmethod
-    def _obj(cls, v: Any) -> Any:
-        return v if isinstance(v, dict) else None
+    error: Annotated[JobError | None, BeforeValidator(_dict_or_none)] = None
 
     @field_validator("logs", mode="before")
     @classmethod
@@ -259,9 +225,9 @@ class Job(_Lenient):
 class ErrorBody(_Lenient):
     """An HTTP error body: flat `{code, message, raw_message, detail}` or the whole job envelope."""
 
-    code: int = 0
-    message: str = ""
-    raw_message: str = ""
+    code: Int = 0
+    message: Text = ""
+    raw_message: Text = ""
 
     @model_validator(mode="before")
     @classmethod
@@ -277,25 +243,12 @@ class ErrorBody(_Lenient):
             }
         return {"code": v.get("code", 0), "message": v.get("message") or "", "raw_message": v.get("raw_message") or ""}
 
-    @field_validator("code", mode="before")
-    @classmethod
-    def _code(cls, v: Any) -> int:
-        try:
-            return int(v)
-        except (TypeError, ValueError, OverflowError):
-            return 0
-
-    @field_validator("message", "raw_message", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> str:
-        return "" if v is None else str(v)
-
 
 class BalanceData(_Lenient):
     account_id: int | str | None = None
-    balance_usd: float = 0.0
-    available_credits: int = 0
-    available_points: int = 0
+    balance_usd: Float = 0.0
+    available_credits: Int = 0
+    available_points: Int = 0
     alert_threshold: float | None = None
     low_balance_alert: bool = False
     updated_at: str | None = None
@@ -325,37 +278,12 @@ class BalanceData(_Lenient):
     def _updated(cls, v: Any) -> str | None:
         return v if isinstance(v, str) else None
 
-    @field_validator("balance_usd", mode="before")
-    @classmethod
-    def _f(cls, v: Any) -> float:
-        try:
-            return float(v)
-        except (TypeError, ValueError, OverflowError):
-            return 0.0
-
-    @field_validator("available_credits", "available_points", mode="before")
-    @classmethod
-    def _i(cls, v: Any) -> int:
-        try:
-            return int(float(v))
-        except (TypeError, ValueError, OverflowError):
-            return 0
 
 
 class Balance(_Lenient):
-    code: int = 200
-    message: str = ""
+    code: Int = 200
+    message: Text = ""
     data: BalanceData = Field(default_factory=BalanceData)
-
-    @field_validator("code", mode="before")
-    @classmethod
-    def _code(cls, v: Any) -> int:
-        return _lenient_int(v)
-
-    @field_validator("message", mode="before")
-    @classmethod
-    def _message(cls, v: Any) -> str:
-        return _lenient_str(v)
 
     @field_validator("data", mode="before")
     @classmethod
