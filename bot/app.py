@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 COGS: tuple[str, ...] = ("cogs.imagine", "cogs.settings")
 
 NO_PINGS = discord.AllowedMentions.none()
+STALE_FORM_GRACE_S = 1.5
 
 
 def apply_discord_endpoints(cfg: DiscordConfig) -> None:
@@ -105,6 +107,25 @@ class MJBot(commands.Bot):
         synced = await self.tree.sync()
         await self.db.set_meta("commands_hash", digest)
         log.info("synced %d global commands (may take up to an hour to appear)", len(synced))
+
+    async def on_interaction(self, interaction: discord.Interaction[MJBot]) -> None:
+        """A form (modal) of ours submitted after it expired or after a restart has no live handler: answer it."""
+        if interaction.type is not discord.InteractionType.modal_submit:
+            return
+        data: dict[str, Any] = dict(interaction.data or {})
+        custom_id = str(data.get("custom_id", ""))
+        if not custom_id.startswith("mj:v1:"):
+            return
+        await asyncio.sleep(STALE_FORM_GRACE_S)  # a live modal answers (defers) well within this
+        if interaction.response.is_done():
+            return
+        try:
+            await interaction.response.send_message(
+                "This form has expired (forms last 15 minutes and don't survive a restart). "
+                "Press the button again.", ephemeral=True, allowed_mentions=NO_PINGS,
+            )
+        except discord.HTTPException as e:
+            log.info("could not answer a stale form: %s", e)
 
     async def on_ready(self) -> None:
         user = self.user

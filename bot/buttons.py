@@ -7,7 +7,7 @@ every error as one ephemeral sentence (discord.py would only log it).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
@@ -39,9 +39,10 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTON_
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
     ) -> JobButton:
-        cid = parse_id(match.string)
-        assert cid is not None and isinstance(item, discord.ui.Button)
-        return cls(cid, item)
+        # the template guarantees a parse; the item's type is not checked: a button with a select's custom_id (or
+        # the reverse) must still reach `handle_component`, which answers it, instead of failing in discord.py
+        cid = parse_id(match.string) or CustomId("invalid", "invalid")
+        return cls(cid, cast("discord.ui.Button[Any]", item))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         from bot.interactions import handle_component
@@ -64,14 +65,14 @@ class JobSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=SELECT_
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
     ) -> JobSelect:
-        cid = parse_id(match.string)
-        assert cid is not None and isinstance(item, discord.ui.Select)
-        return cls(cid, item)
+        cid = parse_id(match.string) or CustomId("invalid", "invalid")
+        return cls(cid, cast("discord.ui.Select[Any]", item))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         from bot.interactions import handle_component
 
-        await handle_component(interaction, self.cid, list(self.item.values))
+        values = self.item.values if isinstance(self.item, discord.ui.Select) else []
+        await handle_component(interaction, self.cid, [str(v) for v in values])
 
 
 DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (JobButton, JobSelect)

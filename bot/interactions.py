@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -125,11 +126,15 @@ async def _press(interaction: discord.Interaction[Any], cid: CustomId) -> None:
     await start_follow_up(interaction, cid, reply_to)
 
 
+REGION_VALUES = frozenset(str(i + 1) for i in range(len(CELL_NAMES)))
+
+
 async def _region_picked(interaction: discord.Interaction[Any], cid: CustomId, values: list[str]) -> None:
     bot: MJBot = interaction.client
-    cells = "".join(sorted(set(values)))
-    if not cells or not cells.isdigit():
+    # only the options offered: anything else would fail later (in the modal's custom_id or the mask)
+    if not values or not set(values) <= REGION_VALUES:
         raise BadInput("Pick at least one region of the image to vary.")
+    cells = "".join(sorted(set(values)))
     source = await bot.service.source_for_press("vary_region", cid.job_id, cid.index, member_of(interaction))
     shown = await bot.jobs_repo.upscale_message(cid.job_id, cid.index)
     await interaction.response.send_modal(
@@ -162,7 +167,10 @@ async def post_and_track(interaction: discord.Interaction[Any], job: Any, reply_
 
 class _JobModal(discord.ui.Modal):
     def __init__(self, title: str, cid: CustomId, reply_to: int | None) -> None:
-        super().__init__(title=title, custom_id=format_id("modal", cid.job_id, cid.index, cid.extra), timeout=900)
+        # discord.py routes a submission by the modal's custom_id alone: one per opening, so two members (or V2 and
+        # Vary (Subtle) on the same image) with a modal open at once each get their own
+        nonce = secrets.token_hex(6)
+        super().__init__(title=title, custom_id=format_id("modal", cid.job_id, cid.index, nonce), timeout=900)
         self.cid = cid
         self.reply_to = reply_to
 

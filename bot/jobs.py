@@ -35,6 +35,8 @@ class Where:
     reply_to_id: int | None = None
 
 
+GRID_SIZE = 4  # images in a grid: every button's image number is below this
+
 # /settings keys -> prompt flag defaults (see bot.prompt.apply_defaults)
 FLAG_SETTINGS = ("version", "aspect", "stylize", "speed")
 
@@ -91,6 +93,8 @@ class JobService:
         self._check_access(source, member)
         if time.time() - (source.submitted_at or source.created_at) > A.FOLLOW_UP_WINDOW_S:
             raise Expired()
+        if not 0 <= A.index_of(action, index) < GRID_SIZE:
+            raise NotAvailable("That action isn't offered for this image.")
         available = (source.output or {}).get("available_actions")
         if not A.offered(action, A.index_of(action, index), available, str(source.extra.get("model", "7"))):
             raise NotAvailable("That action isn't offered for this image.")
@@ -127,7 +131,7 @@ class JobService:
             remix_prompt = remix_prompt.strip()
             if not remix_prompt:
                 raise BadInput("The prompt can't be empty.")
-            check_prompt(remix_prompt)
+            remix_prompt = check_prompt(remix_prompt).render()  # `—ar 16:9` from a phone is sent as `--ar 16:9`
             if remix_prompt == source.prompt and action.modal is None:
                 remix_prompt = None  # unchanged: a plain follow-up, same as with remix mode off
         if action.modal == "zoom":

@@ -15,6 +15,7 @@ Parsing follows Midjourney's rules:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -199,9 +200,12 @@ _FREE_TEXT = frozenset({"no", "cref", "oref", "sref"})
 # the rest of that whitespace-free run.
 _FLAG_RE = re.compile(r"(?:^|(?<=\s))(--|\u2014|\u2013)([A-Za-z]\S*)")
 _PERMUTATION_RE = re.compile(r"\{[^{}]*,[^{}]*\}")
-_INT_RE = re.compile(r"\d+")
-_DEC_RE = re.compile(r"\d+(?:\.\d+)?|\.\d+")
-_RATIO_RE = re.compile(r"(\d+):(\d+)")
+# ASCII digits only: `\d` would also take `１６:９` or `١٠٠`, which pass int() here and are refused by the API
+_INT_RE = re.compile(r"[0-9]+")
+_DEC_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
+_RATIO_RE = re.compile(r"([0-9]+):([0-9]+)")
+# Characters that show nothing: a prompt made only of these (and spaces) is empty
+_INVISIBLE = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 _MAX_DIGITS = 15
 
 
@@ -485,11 +489,19 @@ def _identity_error(flag: Flag) -> PromptError | None:
     return None
 
 
+def _visible(text: str) -> bool:
+    """Whether `text` shows anything: not only spaces, zero-width, direction marks or blank fillers."""
+    return any(
+        not ch.isspace() and ch not in _INVISIBLE and unicodedata.category(ch) not in ("Cf", "Cc", "Cs", "Co", "Cn")
+        for ch in text
+    )
+
+
 def check_prompt(prompt: str, *, max_len: int = 8192) -> ParsedPrompt:
     """Parse ``prompt`` and return it, or raise :class:`PromptError` with the reason."""
     if len(prompt) > max_len:
         raise PromptError(f"Your prompt is {len(prompt):,} characters long; the limit is {max_len:,} characters.")
-    if not prompt.strip():
+    if not _visible(prompt):
         raise PromptError("Your prompt is empty; please describe the image you want.")
     if _PERMUTATION_RE.search(prompt):
         raise PromptError("Permutation prompts like `{a, b}` aren't supported; please send one prompt at a time.")
@@ -509,7 +521,7 @@ def check_prompt(prompt: str, *, max_len: int = 8192) -> ParsedPrompt:
         raise PromptError(
             f"Please pick one speed, `{speeds[0].typed}` or `{speeds[1].typed}`, not both.", speeds[1].name
         )
-    if not parsed.text:
+    if not _visible(parsed.text):
         raise PromptError("Your prompt is empty; please describe the image you want before the `--` flags.")
 
     error = _version_error(parsed)

@@ -34,7 +34,9 @@ class Rendered:
 
 def safe_text(text: str, limit: int) -> str:
     """Markdown escaped, @everyone/@here defused, cut to `limit` characters."""
-    text = discord.utils.escape_mentions(discord.utils.escape_markdown(text.replace("\r", " ")))
+    # one line: a newline would let `> quote` or `# heading` markdown in through the start of a line
+    text = " ".join(text.split())
+    text = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
