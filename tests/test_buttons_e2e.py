@@ -17,6 +17,7 @@ from bot.errors import AlreadyRequested, Expired
 from bot.legnext.simulator import RecordedRequest, running_simulator
 from tests.fakediscord import FakeDiscord, FakeInteraction, FakeMessage, run_bot
 from tests.harness import ALICE, BOB, CHANNEL, FAST_DURATIONS, GUILD, H, harness, make_settings
+from tests.test_render import UPSCALED_ROWS
 
 # Many follow-ups run at once in these tests; the per-member limit is tested in test_imagine_e2e.py.
 MANY = {"max_running_per_member": 50}
@@ -190,13 +191,6 @@ async def test_low_variation_mode_sends_type_0(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------------------ upscaled
 
-UPSCALED_ROWS = [
-    ["Upscale (Subtle)", "Upscale (Creative)"],
-    ["Vary (Subtle)", "Vary (Strong)", "Vary (Region)"],
-    ["Zoom Out 2x", "Zoom Out 1.5x", "Custom Zoom"],
-    ["⬅️", "➡️", "⬆️", "⬇️"],
-    ["Animate (Low motion)", "Animate (High motion)"],
-]
 
 
 async def test_buttons_under_an_upscaled_image(tmp_path: Path) -> None:
