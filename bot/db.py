@@ -25,8 +25,7 @@ def migrations() -> list[tuple[int, str, str]]:
         m = _MIGRATION_NAME.match(entry.name)
         if m is None:
             raise RuntimeError(f"migration file {entry.name} is not named NNN_lower_case_name.sql")
-        if m:
-            found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+        found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
     for expected, (version, name, _) in enumerate(found, start=1):
         if version != expected:

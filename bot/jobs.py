@@ -93,10 +93,11 @@ class JobService:
         self._check_access(source, member)
         if time.time() - (source.submitted_at or source.created_at) > A.FOLLOW_UP_WINDOW_S:
             raise Expired()
-        if not 0 <= A.index_of(action, index) < GRID_SIZE:
-            raise NotAvailable("That action isn't offered for this image.")
+        image_no = A.index_of(action, index)
         available = (source.output or {}).get("available_actions")
-        if not A.offered(action, A.index_of(action, index), available, str(source.extra.get("model", "7"))):
+        if not 0 <= image_no < GRID_SIZE or not A.offered(
+            action, image_no, available, str(source.extra.get("model", "7"))
+        ):
             raise NotAvailable("That action isn't offered for this image.")
         await self._check_quota(member)
         return source

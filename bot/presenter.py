@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -119,8 +120,6 @@ class Presenter:
         got = [r for r in results if r is not None]
         if len(got) != len(results) or sum(len(r.data) for r in got) > max_bytes:
             return []  # all or nothing: a partial set would hide images; links are shown instead
-        import io
-
         return [discord.File(io.BytesIO(r.data), filename=r.filename) for r in got]
 
     async def _update(self, job: JobRecord, files: list[discord.File]) -> None:

@@ -36,7 +36,10 @@ def safe_text(text: str, limit: int) -> str:
     """Markdown escaped, @everyone/@here defused, cut to `limit` characters."""
     # one line: a newline would let `> quote` or `# heading` markdown in through the start of a line
     text = " ".join(text.split())
-    text = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    return _cut(discord.utils.escape_mentions(discord.utils.escape_markdown(text)), limit)
+
+
+def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -77,8 +80,7 @@ def footer(job: Any) -> str:
         parts.append(f"seed {out['seed']}")
     if job.job_id:
         parts.append(f"job {job.job_id}")
-    # a finished job shows what it cost (a failed one is refunded); a running one what is frozen for it
-    points = job.consumed_points or (0 if job.status in ("completed", "failed", "unknown") else job.frozen_points)
+    points = job.points  # what it cost once finished (a failed one is refunded), else what is frozen for it
     if points:
         parts.append(f"{points} points")
     return " · ".join(parts)
@@ -146,5 +148,4 @@ def render_job(job: Any, *, attached: Sequence[str] = ()) -> Rendered:
 
 def error_text(sentence: str) -> str:
     """The bot's own sentences use markdown on purpose (`--chaos`, `/imagine`): only mentions are defused."""
-    text = discord.utils.escape_mentions(sentence.replace("\r", " "))
-    return text if len(text) <= CONTENT_LIMIT else text[: CONTENT_LIMIT - 1] + "…"
+    return _cut(discord.utils.escape_mentions(sentence.replace("\r", " ")), CONTENT_LIMIT)
