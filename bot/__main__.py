@@ -10,14 +10,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
+import ssl
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 import httpx
+from discord import app_commands
 
 from bot.config import ConfigError, Settings, load_config
 
@@ -26,9 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot")
 
-EXIT_FAILURE = 1
-EXIT_CONFIG = 2
-EXIT_LOGIN = 3
+EXIT_FAILURE = 1  # an unexpected error, or Discord refused the slash-command definitions
+EXIT_CONFIG = 2  # the config, the database or the Legnext key is unusable: fix it before starting again
+EXIT_LOGIN = 3  # Discord refused the token or the intents
+EXIT_UNREACHABLE = 4  # Discord could not be reached: starting again later may work
 
 
 class OneLineFormatter(logging.Formatter):
@@ -65,9 +71,25 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class ReconnectFilter(logging.Filter):
+    """discord.py logs every gateway reconnect at ERROR with the whole traceback; a network failure is expected
+    there: make it one WARNING line with the cause."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if (record.name == "discord.client" and str(record.msg).startswith("Attempting a reconnect")
+                and isinstance(exc, (*_NETWORK_ERRORS, OSError, discord.ConnectionClosed))):
+            record.msg = f"{record.getMessage()} (Discord's gateway: {network_cause(exc)})"
+            record.args = None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(ReconnectFilter())
     handler.addFilter(RedactFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -84,6 +106,9 @@ async def app_context(settings: Settings) -> AsyncIterator[MJBot]:
     from bot.legnext.client import LegnextClient
 
     apply_discord_endpoints(settings.discord)
+    # the bot never joins a voice channel: no start-up warnings about missing voice libraries
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     cfg = settings.legnext
     async with httpx.AsyncClient(timeout=cfg.timeout_s, follow_redirects=False) as http:
         async with LegnextClient(
@@ -96,20 +121,116 @@ async def app_context(settings: Settings) -> AsyncIterator[MJBot]:
 
 
 async def run(settings: Settings) -> int:
+    """Run until stopped. A known cause of a failed start is logged as one sentence and becomes the exit code."""
+    from bot.db import DatabaseError
+
+    try:
+        return await _serve(settings)
+    except DatabaseError as e:
+        log.error("%s", e)
+        return EXIT_CONFIG
+    except ConfigError as e:  # found while starting: a guild the bot is not in, a refused Legnext key
+        for problem in e.problems:
+            log.error("%s", problem)
+        return EXIT_CONFIG
+    except app_commands.CommandSyncFailure as e:  # 400, code 50035: a command definition Discord does not accept
+        details = _one_line("\n".join(str(e).splitlines()[1:]))  # the first line only repeats status and code
+        log.error("Discord refused the slash commands: %s (HTTP %d, code %d)%s", _one_line(e.text) or "invalid",
+                  e.status, e.code, f": {details}" if details else "")
+        return EXIT_FAILURE
+    except discord.DiscordServerError as e:
+        log.error("cannot reach Discord at %s: Discord answered HTTP %d (%s)", discord.http.Route.BASE, e.status,
+                  _one_line(e.text) or "server error")
+        return EXIT_UNREACHABLE
+    except discord.HTTPException as e:  # out of login or setup_hook; later ones are handled where they happen
+        log.error("Discord refused a request while starting: %s", _one_line(str(e)))
+        return EXIT_FAILURE
+    except _NETWORK_ERRORS as e:
+        log.error("cannot reach Discord at %s: %s", discord.http.Route.BASE, network_cause(e))
+        return EXIT_UNREACHABLE
+
+
+async def _serve(settings: Settings) -> int:
     async with app_context(settings) as bot:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, _stop, bot, sig)
         try:
-            await bot.start(settings.discord.token.get_secret_value())
+            await bot.login(settings.discord.token.get_secret_value())  # REST, then setup_hook
+            await bot.connect()  # the gateway, until closed
         except discord.LoginFailure:
             log.error("Discord refused the bot token (discord.token / DISCORD_TOKEN)")
             return EXIT_LOGIN
         except discord.PrivilegedIntentsRequired:
             log.error("Discord refused the requested intents")
             return EXIT_LOGIN
+        except Exception as e:
+            # discord.py retries a lost gateway, but a first connection that fails ends in an AttributeError
+            # raised while handling the network error: that is an unreachable gateway, not a bug of ours
+            cause = network_error(e)
+            if cause is None or bot.ws is not None or bot.user is None:
+                raise
+            log.error("cannot reach Discord at %s: %s", discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+                      network_cause(cause))
+            return EXIT_UNREACHABLE
     log.info("stopped")
     return 0
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+_ERRNO_CAUSES = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.ETIMEDOUT: "timed out",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+}
+
+
+_NETWORK_ERRORS = (aiohttp.ClientConnectionError, aiohttp.WSServerHandshakeError, discord.GatewayNotFound, TimeoutError)
+
+
+def network_error(e: BaseException) -> BaseException | None:
+    """The connection failure `e` is, or was raised while handling (`__cause__` / `__context__`), if any."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, _NETWORK_ERRORS):
+            return cur
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
+def network_cause(e: BaseException) -> str:
+    """A few plain words for why a connection failed: `connection refused`, `host name not found`, ..."""
+    if isinstance(e, aiohttp.ClientConnectorCertificateError):
+        return f"TLS certificate not accepted ({e.certificate_error})"
+    if isinstance(e, aiohttp.ClientConnectorDNSError):
+        return f"host name not found ({e.host})"
+    if isinstance(e, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(e, discord.GatewayNotFound):
+        return "no gateway address"
+    if isinstance(e, aiohttp.WSServerHandshakeError):
+        return f"no websocket there (HTTP {e.status})"
+    if isinstance(e, discord.ConnectionClosed):
+        return f"the gateway closed the connection (code {e.code})"
+    err: BaseException = e.os_error if isinstance(e, aiohttp.ClientConnectorError) else e
+    if isinstance(err, socket.gaierror):
+        return "host name not found"
+    if isinstance(err, ssl.SSLError):
+        return f"TLS error ({err.reason or err})"
+    if isinstance(err, TimeoutError):
+        return "timed out"
+    if isinstance(err, OSError) and err.errno in _ERRNO_CAUSES:
+        return _ERRNO_CAUSES[err.errno]
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return _one_line(str(err)) or type(err).__name__
 
 
 _closing: set[asyncio.Task[None]] = set()
@@ -142,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run(settings))
     except KeyboardInterrupt:
         return 0
-    except Exception as e:  # e.g. the database cannot be opened, Discord cannot be reached: one line, no traceback
+    except Exception as e:  # not foreseen in run(): one line, with the traceback folded onto it
         log.critical("stopped by an unexpected error: %s: %s", type(e).__name__, e, exc_info=e)
         return EXIT_FAILURE
 

@@ -121,6 +121,11 @@ _UPSCALED: list[Action] = [
 ACTIONS: dict[str, Action] = {a.name: a for a in (*_GRID, *_UPSCALED)}
 
 
+def is_upscaled(name: str) -> bool:
+    """Is `name` a button under an upscaled image (rather than under a grid)?"""
+    return any(a.name == name for a in _UPSCALED)
+
+
 def grid_actions() -> list[Action]:
     return list(_GRID)
 

@@ -16,7 +16,7 @@ from discord.ext import commands
 from bot.config import DiscordConfig, Settings
 from bot.db import Database
 from bot.legnext.client import LegnextClient
-from bot.repo import JobRepo, SettingsRepo
+from bot.repo import JobRecord, JobRepo, SettingsRepo
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class MJBot(commands.Bot):
             allowed_mentions=NO_PINGS,
             guild_ready_timeout=settings.discord.guild_ready_timeout_s,
         )
+        from bot.delivery import Delivery
         from bot.jobs import JobService
         from bot.presenter import Presenter
         from bot.tracker import Tracker
@@ -71,18 +72,30 @@ class MJBot(commands.Bot):
         self.jobs_repo = JobRepo(db)
         self.settings_repo = SettingsRepo(db)
         self.presenter = Presenter(self)
-        self.tracker = Tracker(api, self.jobs_repo, settings.jobs, self.presenter.show)
+        self.delivery = Delivery(self.jobs_repo, settings.jobs, self.presenter.deliver)
+        self.tracker = Tracker(api, self.jobs_repo, settings.jobs, self._job_changed)
         self.service = JobService(
-            api=api, repo=self.jobs_repo, settings_repo=self.settings_repo, config=settings, tracker=self.tracker
+            api=api, repo=self.jobs_repo, settings_repo=self.settings_repo, config=settings, tracker=self.tracker,
+            owe=self.delivery.owe,
         )
+
+    async def _job_changed(self, job: JobRecord, final: bool) -> None:
+        """The tracker wrote a new state: a final one is owed to the channel until Discord accepts it."""
+        if final:
+            self.delivery.owe(job)
+        else:
+            await self.presenter.show_status(job)
 
     async def setup_hook(self) -> None:
         from bot.buttons import DYNAMIC_ITEMS
 
         for ext in COGS:
             await self.load_extension(ext)
+        await self.check_legnext_key()
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         await self.tracker.start()
+        await self.delivery.start()
+        self._answers = asyncio.create_task(self.presenter.resolve_answers(), name="resolve-answers")
         await self.sync_commands()
 
     def command_hash(self) -> str:
@@ -91,14 +104,50 @@ class MJBot(commands.Bot):
         blob = json.dumps({"app": self.application_id, "commands": payload}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
+    async def check_legnext_key(self) -> None:
+        """Read the balance once at start. A refused key stops the start (`ConfigError`: exit 2); an API that cannot
+        be reached or fails only earns a warning (jobs retry on their own); the read is retried once at most."""
+        from bot.config import ConfigError
+        from bot.legnext.errors import AuthError, LegnextError
+
+        try:
+            async with asyncio.timeout(10):
+                balance = await self.api.balance(retries=1)
+        except AuthError:
+            raise ConfigError(["Legnext refused the API key (legnext.api_key / LEGNEXT_API_KEY)"]) from None
+        except LegnextError as e:
+            cause = e.message if e.status in (0, 200) else f"HTTP {e.status}: {e.message}"
+            log.warning("could not check the Legnext API key at %s (%s); starting anyway", self.api.base_url, cause)
+            return
+        except TimeoutError:
+            log.warning("could not check the Legnext API key at %s (no answer within 10s); starting anyway",
+                        self.api.base_url)
+            return
+        log.info("Legnext API key accepted: %d points available", balance.data.available_points)
+
     async def sync_commands(self) -> None:
+        """With `discord.guild_ids`: the commands go to each of those guilds (instant). A guild the bot is not in
+        stops the start with one `ConfigError` problem per such guild. Without: a global sync, only when the
+        command set changed. Definitions Discord refuses raise `app_commands.CommandSyncFailure` (400, 50035)."""
+        from bot.config import ConfigError
+
         guild_ids = self.settings.discord.guild_ids
         if guild_ids:
+            not_in: list[str] = []
             for gid in guild_ids:
                 guild = discord.Object(id=gid)
                 self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
+                try:
+                    synced = await self.tree.sync(guild=guild)
+                except (discord.Forbidden, discord.NotFound) as e:
+                    if e.code not in (50001, 10004):  # Missing Access, Unknown Guild
+                        raise
+                    not_in.append(
+                        f"the bot is not in guild {gid} (discord.guild_ids): invite it first, or remove the id")
+                    continue
                 log.info("synced %d commands to guild %d", len(synced), gid)
+            if not_in:
+                raise ConfigError(not_in)
             return
         digest = self.command_hash()
         if await self.db.get_meta("commands_hash") == digest:
@@ -132,6 +181,11 @@ class MJBot(commands.Bot):
         log.info("logged in as %s (%s) in %d guilds", user, user.id if user else "?", len(self.guilds))
 
     async def close(self) -> None:
+        answers = getattr(self, "_answers", None)
+        if answers is not None and not answers.done():
+            answers.cancel()
         await self.tracker.stop()
+        # results being uploaded get a moment to finish; the rest stays owed and is delivered at the next start
+        await self.delivery.stop(self.settings.jobs.shutdown_grace_s)
         await self.presenter.stop()
         await super().close()

@@ -90,10 +90,21 @@ class JobsConfig(_Section):
     # Polling: nothing to see in the first seconds of a job, then poll faster near its expected end.
     poll_min_s: float = Field(default=2.0, gt=0, le=60)
     poll_max_s: float = Field(default=15.0, gt=0, le=600)
-    # Time-outs per kind of task, in seconds, counted from submission.
+    # Time-outs per kind of task, in seconds, counted from when the API started processing the job.
     timeout_image_s: float = Field(default=900.0, gt=0)
     timeout_text_s: float = Field(default=300.0, gt=0)
     timeout_video_s: float = Field(default=2700.0, gt=0)
+    # Waiting in the API's own queue (behind the account's concurrent jobs) has its own, much longer limit.
+    timeout_queue_s: float = Field(default=21600.0, gt=0)
+    # A job the API accepted but then answers 404 for is read again for this long before it is failed.
+    not_found_grace_s: float = Field(default=300.0, ge=0)
+    # Status reads failing without a break for this long end the job with "could not reach Legnext".
+    read_failure_limit_s: float = Field(default=1800.0, gt=0)
+    # Showing a finished job is retried with backoff up to this interval, and given up after delivery_give_up_s.
+    delivery_retry_max_s: float = Field(default=300.0, gt=0)
+    delivery_give_up_s: float = Field(default=86400.0, gt=0)
+    # On SIGTERM, results being delivered get this long to finish before they are handed back to the next start.
+    shutdown_grace_s: float = Field(default=5.0, ge=0, le=60)
     # At most one status edit per message every this many seconds (the final result is never held back).
     status_edit_interval_s: float = Field(default=5.0, ge=0)
     max_running_per_member: int = Field(default=3, ge=1, le=50)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import sqlite3
+import tempfile
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +37,53 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+class DatabaseError(Exception):
+    """The database cannot be used: `str(e)` names the file and the cause in plain words."""
+
+    def __init__(self, path: str, cause: str) -> None:
+        self.path = path
+        self.cause = cause
+        super().__init__(f"cannot open the database {path}: {cause}")
+
+
+def _strerror(e: OSError) -> str:
+    return (e.strerror or str(e) or type(e).__name__).lower()
+
+
+def _prepare_folder(path: Path) -> None:
+    """Create the database's folder; a path that is a folder itself is refused at once."""
+    if path.is_dir():
+        raise DatabaseError(str(path), "the path is a directory, not a file")
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise DatabaseError(str(path), f"{folder} is a file, not a folder")
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatabaseError(str(path), f"cannot create its folder {path.parent} ({_strerror(e)})") from e
+
+
+def _why_unopenable(path: Path) -> str | None:
+    """SQLite said only "unable to open database file": find out whether the file or its folder is the problem."""
+    if path.exists():
+        try:
+            with path.open("ab"):
+                pass
+        except OSError as e:
+            return f"the database file is read-only (cannot open it for writing: {_strerror(e)})"
+    try:
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.write-check-")
+    except OSError as e:
+        return (f"its folder {path.parent} is read-only (cannot create files there: {_strerror(e)}); "
+                f"SQLite needs to create {path.name}-wal and {path.name}-shm next to the file")
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return None
+
+
 class Database:
     """`async with Database(path) as db:` opens, migrates and finally closes the database."""
 
@@ -47,16 +98,76 @@ class Database:
         return self._conn
 
     async def open(self) -> None:
+        """Connect, check that the file is a readable and writable SQLite database, and migrate it.
+
+        Any failure closes what was opened and raises `DatabaseError` with the cause in plain words.
+        """
+        try:
+            await self._open()
+        except BaseException as e:
+            with contextlib.suppress(Exception):
+                await self.close()  # a connection left open keeps its thread, and so the process, alive
+            if isinstance(e, sqlite3.Error | OSError):
+                raise DatabaseError(self.path, self._describe(e)) from e
+            raise
+
+    async def _open(self) -> None:
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(self.path)
+            _prepare_folder(Path(self.path))
+        self._conn = conn = await aiosqlite.connect(self.path)
         conn.row_factory = aiosqlite.Row
+        await conn.execute("PRAGMA busy_timeout=5000")
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
         await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        self._conn = conn
+        await self.check()
         await self.migrate()
+
+    async def check(self) -> None:
+        """Read the whole file once (a damaged or truncated database fails here, not at the first job) and try a
+        write that is rolled back (a read-only file or folder fails here too)."""
+        async with self.conn.execute("PRAGMA quick_check(1)") as cur:
+            row = await cur.fetchone()
+        verdict = str(row[0]) if row else "no answer"
+        if verdict != "ok":
+            raise DatabaseError(self.path, f"the database file is damaged ({verdict}); "
+                                           "restore a backup or move it away")
+        async with self.conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            await self.conn.execute(f"PRAGMA user_version = {version}")
+        finally:
+            await self.conn.rollback()
+
+    def _describe(self, e: BaseException) -> str:
+        """One sentence for a failure to open or check the database."""
+        if isinstance(e, OSError):
+            return _strerror(e)
+        name = str(getattr(e, "sqlite_errorname", ""))
+        path = Path(self.path)
+        if name == "SQLITE_NOTADB":
+            return "file is not a database (corrupt or not SQLite)"
+        if name.startswith("SQLITE_CORRUPT"):
+            return f"the database file is damaged ({e}); restore a backup or move it away"
+        if name == "SQLITE_READONLY_DIRECTORY":
+            return (f"its folder {path.parent} is read-only; "
+                    f"SQLite needs to create {path.name}-wal and {path.name}-shm next to the file")
+        if name.startswith("SQLITE_READONLY"):
+            return "the database file is read-only (check its permissions and owner)"
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return "the database is locked by another process (is another copy of the bot using this file?)"
+        if name == "SQLITE_FULL":
+            return "the disk is full"
+        if name.startswith("SQLITE_CANTOPEN") and self.path != ":memory:":
+            return _why_unopenable(path) or "unable to open the database file"
+        return f"{e} ({name})" if name else str(e)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()  # stops the connection's worker thread even when closing fails
 
     async def migrate(self) -> int:
         async with self.conn.execute("PRAGMA user_version") as cur:
@@ -69,11 +180,6 @@ class Database:
             await self.conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
             current = version
         return current
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
 
     async def __aenter__(self) -> Database:
         await self.open()

@@ -10,12 +10,13 @@ import discord
 
 from bot import actions as A
 from bot.custom_ids import CustomId, format_id
-from bot.errors import AlreadyRequested, BadInput, NotAvailable, UserError, alert_for, user_message
-from bot.jobs import Member, Where, message_link
+from bot.errors import BadInput, NotAvailable, OutcomeUnknownAgain, UserError, alert_for, user_message
+from bot.jobs import Member, Where
 from bot.legnext.errors import LegnextError
 from bot.prompt import PromptError
 from bot.regions import CELL_NAMES
 from bot.render import error_text
+from bot.repo import JobRecord
 
 if TYPE_CHECKING:
     from bot.app import MJBot
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
 TEXT_INPUT_MAX = 4000
+AGAIN = "again"  # the confirmation button after an unknown outcome: mj:v1:again:<job>:<index>:<action>
 
 
 def member_of(interaction: discord.Interaction[Any]) -> Member:
@@ -36,6 +38,18 @@ def member_of(interaction: discord.Interaction[Any]) -> Member:
         role_ids = {r.id for r in user.roles}
         is_mod = perms.manage_guild or bool(role_ids & set(bot.settings.moderation.moderator_role_ids))
     return Member(id=user.id, is_moderator=is_mod)
+
+
+def where_of(interaction: discord.Interaction[Any], reply_to: int | None = None) -> Where:
+    """Where a job started by this interaction is shown, and what the bot may do there."""
+    channel = interaction.channel
+    in_thread = isinstance(channel, discord.Thread) or getattr(channel, "type", None) in (
+        discord.ChannelType.public_thread, discord.ChannelType.private_thread, discord.ChannelType.news_thread)
+    return Where(
+        interaction.guild_id, interaction.channel_id, reply_to,
+        bot_permissions=interaction.app_permissions.value, in_thread=in_thread,
+        answer_to=(interaction.application_id, interaction.token),
+    )
 
 
 async def send_ephemeral(interaction: discord.Interaction[Any], text: str,
@@ -59,8 +73,16 @@ async def report_error(interaction: discord.Interaction[Any], exc: BaseException
     alert = alert_for(exc)
     if alert is not None:
         await bot.presenter.alert(alert)
+    view = None
+    if isinstance(exc, OutcomeUnknownAgain) and exc.confirmable:
+        from bot.buttons import JobButton
+
+        view = discord.ui.View(timeout=None)
+        view.add_item(JobButton.plain(CustomId(AGAIN, exc.job_id, exc.index, exc.action),
+                                      "Run it again (may be charged twice)", style=discord.ButtonStyle.danger))
+    sentence = user_message(exc, moderators_alerted=bool(bot.settings.moderation.alert_channel_id))
     try:
-        await send_ephemeral(interaction, user_message(exc))
+        await send_ephemeral(interaction, sentence, view)
     except discord.HTTPException as e:
         log.warning("could not tell the member about an error: %s", e)
 
@@ -82,6 +104,8 @@ async def handle_component(interaction: discord.Interaction[Any], cid: CustomId,
             await handle_settings(interaction, cid, values)
         elif cid.action == "sel_region":
             await _region_picked(interaction, cid, values)
+        elif cid.action == AGAIN:
+            await _press_again(interaction, cid)
         else:
             await _press(interaction, cid)
     except Exception as e:
@@ -92,15 +116,16 @@ async def _press(interaction: discord.Interaction[Any], cid: CustomId) -> None:
     bot: MJBot = interaction.client
     service = bot.service
     member = member_of(interaction)
+    reply_to = interaction.message.id if interaction.message is not None else None
+    service.check_channel(where_of(interaction, reply_to))  # before any form: nothing could be shown here
     existing = await service.existing_press(cid.action, cid.job_id, cid.index)
     if existing is not None:
-        if existing.message_id is None:  # that press is still posting its message: wait for its link
+        if existing.message_id is None and not existing.finished:  # still posting its message: wait for its link
             await interaction.response.defer(ephemeral=True, thinking=True)
             existing = await service.wait_for_message(existing)
-        raise AlreadyRequested(message_link(existing))
+        raise service.refuse_existing(existing, cid.action, cid.job_id, cid.index)
     source = await service.source_for_press(cid.action, cid.job_id, cid.index, member)
     action = A.ACTIONS[cid.action]
-    reply_to = interaction.message.id if interaction.message is not None else None
     if action.modal == "zoom":
         await interaction.response.send_modal(ZoomModal(cid, source.prompt, reply_to))
         return
@@ -129,6 +154,20 @@ async def _press(interaction: discord.Interaction[Any], cid: CustomId) -> None:
 REGION_VALUES = frozenset(str(i + 1) for i in range(len(CELL_NAMES)))
 
 
+async def _press_again(interaction: discord.Interaction[Any], cid: CustomId) -> None:
+    """The member confirmed running a press again although the last one's outcome is unknown."""
+    action = cid.extra or ""
+    if action not in A.ACTIONS or A.ACTIONS[action].modal is not None:
+        raise NotAvailable("That button is no longer supported.")
+    bot: MJBot = interaction.client
+    # the result replies to the message whose button was pressed: the upscaled image's, or the grid's
+    reply_to = await bot.jobs_repo.upscale_message(cid.job_id, cid.index) if A.is_upscaled(action) else None
+    if reply_to is None:
+        grid = await bot.jobs_repo.by_job_id(cid.job_id)
+        reply_to = grid.message_id if grid is not None else None
+    await start_follow_up(interaction, CustomId(action, cid.job_id, cid.index), reply_to, again_after_unknown=True)
+
+
 async def _region_picked(interaction: discord.Interaction[Any], cid: CustomId, values: list[str]) -> None:
     bot: MJBot = interaction.client
     # only the options offered: anything else would fail later (in the modal's custom_id or the mask)
@@ -147,20 +186,32 @@ async def start_follow_up(interaction: discord.Interaction[Any], cid: CustomId, 
     """Defer, start the job (recorded before it is submitted), post its message, hand it to the tracker."""
     bot: MJBot = interaction.client
     await interaction.response.defer(ephemeral=True, thinking=True)
-    where = Where(interaction.guild_id, interaction.channel_id, reply_to)
-    job = await bot.service.press(cid.action, cid.job_id, cid.index, member_of(interaction), where, **kwargs)
+    job = await bot.service.press(cid.action, cid.job_id, cid.index, member_of(interaction),
+                                  where_of(interaction, reply_to), **kwargs)
     await post_and_track(interaction, job, reply_to)
 
 
-async def post_and_track(interaction: discord.Interaction[Any], job: Any, reply_to: int | None) -> None:
+async def post_and_track(interaction: discord.Interaction[Any], job: JobRecord, reply_to: int | None) -> None:
+    """The job was accepted by the API: post its message, hand it to the tracker, tell the member the truth.
+    Nothing here may tell the member to try again (that would pay twice)."""
     bot: MJBot = interaction.client
     message = None
     try:
         message = await bot.presenter.post(job, interaction.channel, reply_to)
-    finally:
-        job = await bot.service.attach_message(job, message.id if message else None, interaction.channel_id)
-    link = message.jump_url if message is not None else "its result will be posted here"
-    await interaction.followup.send(f"Started: {link}", ephemeral=True, allowed_mentions=NO_PINGS)
+    except Exception as e:  # the tracker and delivery post it later; the job is running either way
+        log.warning("could not post the message of job %d yet: %s", job.id, e)
+    job = await bot.service.attach_message(job, message.id if message else None, interaction.channel_id)
+    if message is not None:
+        text = f"Started: {message.jump_url}"
+    else:
+        text = ("Started: your job is running at Legnext. I couldn't post its message in this channel yet; "
+                "its result will appear here when it's done.")
+    try:
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as e:
+        log.info("could not answer the member about job %d: %s", job.id, e)
+        return
+    await bot.service.forget_ack(job)
 
 
 # -------------------------------------------------------------------------------------------------------- modals

@@ -1,23 +1,31 @@
 """Shows jobs in Discord with the bot token: posts the job message, edits it as the status changes (throttled),
 and finishes it with the result re-hosted as an attachment. Never relies on the 15-minute interaction token.
+
+The final message is made by `deliver`, which `bot.delivery.Delivery` calls until Discord accepted it: Discord's
+answers are translated into `DeliveryFailed` (try again later), `AttachmentsRefused` (show links instead) and
+`CannotDeliver` (the channel is gone).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import io
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
+import aiohttp
 import discord
 
+from bot.delivery import AttachmentsRefused, CannotDeliver, DeliveryFailed
 from bot.errors import Alert
 from bot.images import download
-from bot.render import render_job, result_urls
-from bot.repo import JobRecord
+from bot.jobs import message_link
+from bot.render import headline, render_job, result_urls
+from bot.repo import JobRecord, replace
 
 if TYPE_CHECKING:
     from bot.app import MJBot
@@ -26,6 +34,14 @@ log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
 ALERT_EVERY_S = 6 * 3600
+ORPHAN_LOOKBACK = 50  # messages of channel history searched for a job message posted just before a crash
+
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
+MISSING_ACCESS = 50001
+MISSING_PERMISSIONS = 50013
+INVALID_FORM_BODY = 50035
+TOO_LARGE = 40005
 
 ALERT_TEXT = {
     Alert.OUT_OF_CREDITS: "⚠️ The Legnext balance has run out: members can't start new jobs until it is topped up.",
@@ -34,11 +50,33 @@ ALERT_TEXT = {
 }
 
 
+ANSWER_TTL_S = 14 * 60  # interaction tokens last 15 minutes
+
+
+def answer_text(job: JobRecord) -> str:
+    """The member's own (ephemeral) answer about a job that reached the API, whatever its state: never "try
+    again"."""
+    link = message_link(job)
+    if job.status == "completed":
+        return f"Done: {link}" if link else "Done: its result is in this channel."
+    if job.status in ("failed", "unknown"):
+        where = f" {link}" if link else ""
+        return f"Your job ended without a result; the reason is shown in this channel.{where}"
+    if link:
+        return f"Started: {link}"
+    return "Started: your job is running at Legnext; its result will appear in this channel when it's done."
+
+
+def replace_message(job: JobRecord, message_id: int) -> JobRecord:
+    return replace(job, message_id=message_id)
+
+
 class Presenter:
     def __init__(self, bot: MJBot) -> None:
         self.bot = bot
         self._last_edit: dict[int, float] = {}
         self._pending: dict[int, asyncio.Task[None]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
         self.edits = 0  # message edits made (for the benchmark)
         self.posts = 0
         self.finished_at: dict[int, float] = {}  # local id -> when its result was sent (for the benchmark)
@@ -54,9 +92,12 @@ class Presenter:
     async def post(self, job: JobRecord, channel: Any, reply_to: int | None = None,
                    files: list[discord.File] | None = None) -> discord.Message:
         """Post the public job message (replying to the message whose button started it)."""
-        if job.channel_id is None:
+        channel_id = job.channel_id
+        if channel_id is None:
             raise RuntimeError("job has no channel")
-        target = self._channel(job.channel_id, job.guild_id)
+        if job.posting_at is None:  # so that a crash right after the post can find the message again
+            job = await self.bot.jobs_repo.update(job.id, posting_at=time.time())
+        target = self._channel(channel_id, job.guild_id)
         r = render_job(job, attached=[f.filename for f in files or []])
         kwargs: dict[str, Any] = {"content": r.content, "allowed_mentions": NO_PINGS}
         if r.embed is not None:
@@ -67,30 +108,75 @@ class Presenter:
             kwargs["files"] = files
         if reply_to is not None:
             kwargs["reference"] = discord.MessageReference(
-                message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False)
+                message_id=reply_to, channel_id=channel_id, fail_if_not_exists=False)
             kwargs["mention_author"] = False
         message = await target.send(**kwargs)
         self.posts += 1
         self._last_edit[job.id] = time.monotonic()
         return message
 
-    async def show(self, job: JobRecord, final: bool) -> None:
-        """Called by the tracker after the database has the new state."""
-        if not final:
-            wait = self.interval - (time.monotonic() - self._last_edit.get(job.id, 0.0))
-            if wait > 0:
-                if job.id not in self._pending:
-                    self._pending[job.id] = asyncio.create_task(self._later(job.id, wait))
-                return
-            await self._update(job, [])
+    def _lock(self, local_id: int) -> asyncio.Lock:
+        lock = self._locks.get(local_id)
+        if lock is None:
+            lock = self._locks[local_id] = asyncio.Lock()
+        return lock
+
+    async def show_status(self, job: JobRecord) -> None:
+        """A status change of a running job (throttled; best effort: the final result never depends on it)."""
+        wait = self.interval - (time.monotonic() - self._last_edit.get(job.id, 0.0))
+        if wait > 0:
+            if job.id not in self._pending:
+                self._pending[job.id] = asyncio.create_task(self._later(job.id, wait))
             return
+        try:
+            async with self._lock(job.id):
+                await self._update(job, [])
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as e:
+            log.info("status edit of job %d failed: %s", job.id, e)
+
+    async def deliver(self, job: JobRecord, links_only: bool = False) -> None:
+        """Show the finished `job` for good. Raises `DeliveryFailed`, `AttachmentsRefused` or `CannotDeliver`."""
         pending = self._pending.pop(job.id, None)
         if pending is not None and pending is not asyncio.current_task():
             pending.cancel()
-        files = await self._files(job) if job.status == "completed" else []
-        await self._update(job, files)
+        if job.channel_id is None:
+            raise CannotDeliver("the job has no channel to show it in")
+        files = await self._files(job) if job.status == "completed" and not links_only else []
+        try:
+            async with self._lock(job.id):
+                await self._update(job, files)
+        except discord.HTTPException as e:
+            raise self._delivery_error(e, bool(files)) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            raise DeliveryFailed(f"cannot reach Discord ({type(e).__name__})") from None
         self.finished_at[job.id] = time.monotonic()
         self._last_edit.pop(job.id, None)
+        self._locks.pop(job.id, None)
+
+    @staticmethod
+    def _delivery_error(e: discord.HTTPException, had_files: bool) -> Exception:
+        what = f"Discord answered {e.status} (code {e.code})"
+        if e.status == 413 or e.code == TOO_LARGE:
+            return AttachmentsRefused(f"{what}: the files are too large")
+        if e.code == UNKNOWN_CHANNEL:
+            return CannotDeliver("the channel is gone")
+        if e.code == MISSING_PERMISSIONS and had_files:
+            return AttachmentsRefused(f"{what}: missing permissions (maybe Attach Files)")
+        if e.code == INVALID_FORM_BODY and had_files:
+            return AttachmentsRefused(f"{what}: the message with files was refused")
+        if e.code == INVALID_FORM_BODY:
+            log.error("Discord refused a result message as invalid: %s", e.text)
+            return CannotDeliver(f"{what}: the message was refused as invalid")
+        if e.status == 429:
+            return DeliveryFailed(f"{what}: rate limited", retry_after=getattr(e, "retry_after", None))
+        return DeliveryFailed(what)
+
+    async def show(self, job: JobRecord, final: bool) -> None:
+        """Show `job` now, final or not, outside the delivery queue (used by tests and tools)."""
+        if final:
+            await self.deliver(job)
+        else:
+            await self.show_status(job)
 
     async def _later(self, local_id: int, wait: float) -> None:
         try:
@@ -98,11 +184,12 @@ class Presenter:
             self._pending.pop(local_id, None)
             job = await self.bot.jobs_repo.get(local_id)
             if job is not None and not job.finished and job.shown_status != job.status:
-                await self._update(job, [])
+                async with self._lock(job.id):
+                    await self._update(job, [])
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("delayed status edit of job %d failed", local_id)
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as e:
+            log.info("delayed status edit of job %d failed: %s", local_id, e)
 
     async def _files(self, job: JobRecord) -> list[discord.File]:
         cfg = self.bot.settings.jobs
@@ -123,19 +210,31 @@ class Presenter:
         return [discord.File(io.BytesIO(r.data), filename=r.filename) for r in got]
 
     async def _update(self, job: JobRecord, files: list[discord.File]) -> None:
-        if job.channel_id is None:
+        """Post or edit the job's message to show its current state (callers hold the job's lock)."""
+        channel_id = job.channel_id
+        if channel_id is None:
             log.warning("job %d has no channel to show it in", job.id)
             return
+        fresh = await self.bot.jobs_repo.get(job.id)  # another update may have posted the message meanwhile
+        if fresh is not None and fresh.message_id is not None and job.message_id is None:
+            job = replace_message(job, fresh.message_id)
+        if job.message_id is None and job.posting_at is not None:
+            found = await self._find_orphan(job)
+            if found is not None:
+                job = replace_message(job, found)
+                await self.bot.jobs_repo.update(job.id, message_id=found)
         if job.message_id is None:
             message = await self.post(job, None, job.reply_to_id, files)
             await self.bot.jobs_repo.update(job.id, message_id=message.id, shown_status=job.status)
             return
         r = render_job(job, attached=[f.filename for f in files])
-        partial = self._channel(job.channel_id).get_partial_message(job.message_id)
+        partial = self._channel(channel_id).get_partial_message(job.message_id)
         try:
             await partial.edit(content=r.content, embed=r.embed, view=r.view, attachments=files,
                                allowed_mentions=NO_PINGS)
-        except discord.NotFound:
+        except discord.NotFound as e:
+            if e.code != UNKNOWN_MESSAGE:
+                raise
             # the message was deleted: show the job in a new one
             for f in files:
                 f.reset()
@@ -145,6 +244,39 @@ class Presenter:
         self.edits += 1
         self._last_edit[job.id] = time.monotonic()
         await self.bot.jobs_repo.update(job.id, shown_status=job.status)
+
+    async def _find_orphan(self, job: JobRecord) -> int | None:
+        """The job message posted just before a crash, before its id could be recorded (found in the channel's
+        recent history by its headline), so that the job is not shown twice."""
+        if job.channel_id is None or job.posting_at is None or self.bot.user is None:
+            return None
+        after = discord.Object(id=discord.utils.time_snowflake(
+            datetime.datetime.fromtimestamp(job.posting_at - 5, tz=datetime.UTC)))
+        prefix = headline(job).split(" - ")[0]
+        try:
+            async for message in self._channel(job.channel_id, job.guild_id).history(
+                    limit=ORPHAN_LOOKBACK, after=after, oldest_first=True):
+                if (message.author.id == self.bot.user.id and message.content.startswith(prefix)
+                        and f"<@{job.requester_id}>" in message.content
+                        and await self.bot.jobs_repo.by_message(message.id) is None):
+                    log.info("job %d: found its message %d posted before a restart", job.id, message.id)
+                    return message.id
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as e:
+            log.info("could not look for the message of job %d: %s", job.id, e)
+        return None
+
+    async def resolve_answers(self) -> None:
+        """Members whose "thinking…" answer was left unresolved by a crash or restart are told where their job is
+        (interaction tokens last 15 minutes; older ones are only forgotten)."""
+        for job in await self.bot.jobs_repo.unacknowledged():
+            if job.ack_token and job.ack_app_id and time.time() - job.created_at < ANSWER_TTL_S:
+                webhook = discord.Webhook.partial(job.ack_app_id, job.ack_token, client=self.bot)
+                try:
+                    await webhook.edit_message(cast(int, "@original"), content=answer_text(job),
+                                               allowed_mentions=NO_PINGS)
+                except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as e:
+                    log.info("could not resolve the answer about job %d: %s", job.id, e)
+            await self.bot.jobs_repo.update(job.id, ack_token=None, ack_app_id=None)
 
     async def alert(self, kind: Alert) -> None:
         """Tell the moderators' channel, once per kind every few hours (remembered across restarts)."""

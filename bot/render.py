@@ -14,6 +14,7 @@ import discord
 from bot import actions as A
 from bot.buttons import JobButton
 from bot.custom_ids import CustomId
+from bot.text import strip_invisible
 
 CONTENT_LIMIT = 2000
 PROMPT_IN_CONTENT = 1500
@@ -33,9 +34,10 @@ class Rendered:
 
 
 def safe_text(text: str, limit: int) -> str:
-    """Markdown escaped, @everyone/@here defused, cut to `limit` characters."""
+    """Markdown escaped, @everyone/@here defused, bidi overrides and other invisible characters removed, cut to
+    `limit` characters."""
     # one line: a newline would let `> quote` or `# heading` markdown in through the start of a line
-    text = " ".join(text.split())
+    text = " ".join(strip_invisible(text).split())
     return _cut(discord.utils.escape_mentions(discord.utils.escape_markdown(text)), limit)
 
 
@@ -140,7 +142,11 @@ def render_job(job: Any, *, attached: Sequence[str] = ()) -> Rendered:
         reason = safe_text(job.error or "no reason given", 1000)
         colour = COLOUR_FAILED if job.status == "failed" else COLOUR_UNKNOWN
         title = "This job failed" if job.status == "failed" else "This job's outcome is unknown"
-        embed = discord.Embed(colour=colour, title=title, description=f"Reason: {reason}")
+        description = f"Reason: {reason}"
+        if job.status == "unknown":
+            description += ("\nLegnext didn't confirm whether it started, so it may have been charged. "
+                            "The bot did not send it again, to avoid paying twice.")
+        embed = discord.Embed(colour=colour, title=title, description=description)
         embed.set_footer(text=footer(job))
         return Rendered(content, embed, None)
     return Rendered(content, None, None)

@@ -44,10 +44,21 @@ class JobRecord:
     started_at: float | None = None
     finished_at: float | None = None
     shown_status: str | None = None
+    delivered_at: float | None = None
+    delivery_attempts: int = 0
+    undeliverable: str | None = None
+    ack_token: str | None = None
+    ack_app_id: int | None = None
+    posting_at: float | None = None
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def owed(self) -> bool:
+        """Finished, but Discord has not accepted its final message yet (and it still can be shown)."""
+        return self.finished and self.delivered_at is None and self.undeliverable is None
 
     @property
     def points(self) -> int:
@@ -83,7 +94,21 @@ class JobRecord:
             finished_at=row["finished_at"],
             updated_at=row["updated_at"],
             shown_status=row["shown_status"],
+            delivered_at=row["delivered_at"],
+            delivery_attempts=row["delivery_attempts"],
+            undeliverable=row["undeliverable"],
+            ack_token=row["ack_token"],
+            ack_app_id=row["ack_app_id"],
+            posting_at=row["posting_at"],
         )
+
+
+class RunningLimitReached(Exception):
+    """The member already has `limit` unfinished jobs; nothing was recorded."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"already {limit} unfinished jobs")
+        self.limit = limit
 
 
 class DuplicateJob(Exception):
@@ -97,7 +122,9 @@ class DuplicateJob(Exception):
 _UPDATABLE = {
     "job_id", "status", "output", "error", "frozen_points", "consumed_points", "message_id", "channel_id",
     "submitted_at", "started_at", "finished_at", "shown_status", "extra", "request",
+    "delivered_at", "delivery_attempts", "undeliverable", "ack_token", "ack_app_id", "posting_at",
 }
+_UNFINISHED_SQL = "('submitting', 'pending', 'staged', 'processing')"
 
 
 class JobRepo:
@@ -120,28 +147,39 @@ class JobRepo:
         channel_id: int | None = None,
         reply_to_id: int | None = None,
         dedupe_key: str | None = None,
+        max_running: int | None = None,
+        again_after_unknown: bool = False,
+        answer_to: tuple[int, str] | None = None,
     ) -> JobRecord:
         """Record a job about to be submitted (status `submitting`).
 
-        With a `dedupe_key`, raises `DuplicateJob` when a job with that key exists and has not failed;
-        the check and the insert are one step, so two presses at once still start one job.
+        With a `dedupe_key`, raises `DuplicateJob` when a job with that key exists and has not failed (one whose
+        outcome is unknown counts too, unless `again_after_unknown`: the member confirmed paying twice).
+        With `max_running`, raises `RunningLimitReached` when the member already has that many unfinished jobs.
+        Each check and the insert are one step, so a burst of commands or presses cannot get past them.
         """
         now = time.time()
         async with self._lock:
             if dedupe_key is not None:
+                blocking = "('failed', 'unknown')" if again_after_unknown else "('failed')"
                 row = await self.db.fetchone(
-                    "SELECT * FROM jobs WHERE dedupe_key = ? AND status NOT IN ('failed') ORDER BY id DESC LIMIT 1",
+                    f"SELECT * FROM jobs WHERE dedupe_key = ? AND status NOT IN {blocking} ORDER BY id DESC LIMIT 1",
                     (dedupe_key,),
                 )
                 if row is not None:
                     raise DuplicateJob(JobRecord.from_row(row))
+            if max_running is not None and await self._running_count(requester_id) >= max_running:
+                raise RunningLimitReached(max_running)
+            app_id, token = answer_to or (None, None)
             rowid = await self.db.execute(
                 """INSERT INTO jobs(task_type, action, parent_job_id, image_no, prompt, request_json, extra_json,
-                       requester_id, guild_id, channel_id, reply_to_id, status, dedupe_key, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?)""",
+                       requester_id, guild_id, channel_id, reply_to_id, status, dedupe_key, created_at, updated_at,
+                       ack_app_id, ack_token)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?)""",
                 (
                     task_type, action, parent_job_id, image_no, prompt, json.dumps(request or {}),
                     json.dumps(extra or {}), requester_id, guild_id, channel_id, reply_to_id, dedupe_key, now, now,
+                    app_id, token,
                 ),
             )
         job = await self.get(rowid)
@@ -196,16 +234,32 @@ class JobRepo:
         return None if row is None else int(row["message_id"])
 
     async def unfinished(self) -> list[JobRecord]:
+        rows = await self.db.fetchall(f"SELECT * FROM jobs WHERE status IN {_UNFINISHED_SQL} ORDER BY id")
+        return [JobRecord.from_row(r) for r in rows]
+
+    async def owed(self) -> list[JobRecord]:
+        """Finished jobs whose final message Discord has not accepted yet."""
         rows = await self.db.fetchall(
-            "SELECT * FROM jobs WHERE status IN ('submitting', 'pending', 'staged', 'processing') ORDER BY id"
+            "SELECT * FROM jobs WHERE delivered_at IS NULL AND undeliverable IS NULL"
+            " AND status IN ('completed', 'failed', 'unknown') ORDER BY id"
         )
         return [JobRecord.from_row(r) for r in rows]
 
+    async def undeliverable_count(self) -> int:
+        row = await self.db.fetchone("SELECT COUNT(*) FROM jobs WHERE undeliverable IS NOT NULL")
+        return int(row[0]) if row else 0
+
+    async def unacknowledged(self) -> list[JobRecord]:
+        """Jobs whose member still sees "thinking…" (the bot stopped before answering them)."""
+        rows = await self.db.fetchall("SELECT * FROM jobs WHERE ack_token IS NOT NULL ORDER BY id")
+        return [JobRecord.from_row(r) for r in rows]
+
     async def running_count(self, requester_id: int) -> int:
+        return await self._running_count(requester_id)
+
+    async def _running_count(self, requester_id: int) -> int:
         row = await self.db.fetchone(
-            "SELECT COUNT(*) FROM jobs WHERE requester_id = ?"
-            " AND status IN ('submitting', 'pending', 'staged', 'processing')",
-            (requester_id,),
+            f"SELECT COUNT(*) FROM jobs WHERE requester_id = ? AND status IN {_UNFINISHED_SQL}", (requester_id,),
         )
         return int(row[0]) if row else 0
 
@@ -242,4 +296,6 @@ class SettingsRepo:
         return current
 
 
-__all__ = ["FINISHED", "UNFINISHED", "DuplicateJob", "JobRecord", "JobRepo", "SettingsRepo", "replace"]
+__all__ = [
+    "FINISHED", "UNFINISHED", "DuplicateJob", "JobRecord", "JobRepo", "RunningLimitReached", "SettingsRepo", "replace",
+]

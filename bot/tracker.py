@@ -2,15 +2,16 @@
 
 Started at boot from the database, so a restart loses nothing. Each job is polled on a cadence that fits its task
 (little in the first seconds of a long job, more often near its expected end), with backoff on errors and
-`Retry-After` honoured on 429. A job past its task's time-out is failed with a reason. Every change is written to the
-database first and shown after (through `show`).
+`Retry-After` honoured on 429. Time-outs mean something: a job's own time-out counts from when the API started
+processing it, and waiting in the API's queue has its own, much longer limit. A 404 for a job the API accepted is
+read again for a grace period; reads that keep failing end the job with "could not reach Legnext". Every change is
+written to the database first and shown after (through `show`; a final state is handed to delivery, which keeps
+it owed until Discord accepted it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,8 @@ from bot.legnext.client import LegnextClient
 from bot.legnext.errors import LegnextError, NotFound, RateLimited
 from bot.legnext.models import Job
 from bot.repo import JobRecord, JobRepo
+from bot.schedule import Scheduler
+from bot.text import clean_api_text
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,8 @@ EXPECTED_S: dict[str, float] = {
     "describe": 8, "shorten": 6, "retexture": 60, "remove_background": 20, "upload_paint": 60,
     "enhance_upscale": 60, "video_diffusion": 180, "extend_video": 180, "video_upscale": 300,
 }
+# The API's timestamps have whole seconds and come from another clock: time-outs allow for that much.
+CLOCK_SLACK_S = 2.0
 VIDEO = frozenset({"video_diffusion", "extend_video", "video_upscale"})
 TEXT = frozenset({"describe", "shorten"})
 
@@ -82,7 +87,7 @@ def apply_api_job(api_job: Job) -> dict[str, Any]:
                        if api_job.output else {}, finished_at=now,
                        consumed_points=api_job.usage.consume or api_job.usage.frozen)
     elif api_job.failed:
-        changes.update(status="failed", error=api_job.error_text or "the job failed", finished_at=now,
+        changes.update(status="failed", error=clean_api_text(api_job.error_text) or "the job failed", finished_at=now,
                        consumed_points=api_job.usage.consume)
     else:
         # unknown statuses count as still running
@@ -102,13 +107,10 @@ class Tracker:
         self.repo = repo
         self.cfg = cfg
         self.show = show
-        self._heap: list[tuple[float, int]] = []
-        self._due: dict[int, float] = {}  # local id -> when its next poll is due
         self._errors: dict[int, int] = {}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._running: set[asyncio.Task[None]] = set()
-        self._sem = asyncio.Semaphore(concurrency)
+        self._failing_since: dict[int, float] = {}  # local id -> when reads started failing without a break
+        self._missing_since: dict[int, float] = {}  # local id -> first 404 for a job the API had accepted
+        self._scheduler = Scheduler("job-tracker", self._poll, concurrency=concurrency)
         self.polls = 0  # API reads made (for the benchmark)
 
     # ---------------------------------------------------------------------------------------------------- control
@@ -129,18 +131,10 @@ class Tracker:
             resumed += 1
         if resumed:
             log.info("resumed tracking %d unfinished jobs", resumed)
-        self._task = asyncio.create_task(self._loop(), name="job-tracker")
+        self._scheduler.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        for t in list(self._running):
-            t.cancel()
-        if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+        await self._scheduler.stop()
 
     def track(self, job: JobRecord, delay: float | None = None) -> None:
         """Follow `job` until it finishes. Safe to call twice."""
@@ -148,108 +142,93 @@ class Tracker:
             return
         if delay is None:
             delay = next_interval(job.task_type, None, self.cfg)
-        self._schedule(job.id, time.monotonic() + delay)
+        self._scheduler.schedule(job.id, delay)
 
     def poke(self, local_id: int) -> None:
         """Poll this job now (e.g. a callback said it changed)."""
-        if local_id in self._due:
-            self._schedule(local_id, time.monotonic())
+        if self._scheduler.scheduled(local_id):
+            self._scheduler.schedule(local_id, 0.0)
 
     @property
     def tracked(self) -> int:
-        return len(self._due)
+        return self._scheduler.pending
 
-    # ---------------------------------------------------------------------------------------------------- loop
+    # ---------------------------------------------------------------------------------------------------- polls
 
-    def _schedule(self, local_id: int, when: float) -> None:
-        self._due[local_id] = when
-        heapq.heappush(self._heap, (when, local_id))
-        self._wake.set()
+    def _later(self, local_id: int, delay: float) -> None:
+        self._scheduler.schedule(local_id, delay)
 
-    async def _loop(self) -> None:
-        while True:
-            now = time.monotonic()
-            while self._heap and (self._heap[0][1] not in self._due or self._due[self._heap[0][1]] != self._heap[0][0]):
-                heapq.heappop(self._heap)  # stale entry
-            if not self._heap:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            when, local_id = self._heap[0]
-            if when > now:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), when - now)
-                continue
-            heapq.heappop(self._heap)
-            del self._due[local_id]
-            await self._sem.acquire()
-            task = asyncio.create_task(self._poll_guarded(local_id), name=f"poll-{local_id}")
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-
-    async def _poll_guarded(self, local_id: int) -> None:
-        try:
-            await self._poll(local_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("tracking job %d failed; retrying later", local_id)
-            self._schedule(local_id, time.monotonic() + self.cfg.poll_max_s)
-        finally:
-            self._sem.release()
+    def _forget(self, local_id: int) -> None:
+        self._errors.pop(local_id, None)
+        self._failing_since.pop(local_id, None)
+        self._missing_since.pop(local_id, None)
 
     async def _poll(self, local_id: int) -> None:
         job = await self.repo.get(local_id)
         if job is None or job.finished or not job.job_id:
+            self._forget(local_id)
             return
-        elapsed = time.time() - (job.submitted_at or job.created_at)
+        now = time.time()
         try:
             self.polls += 1
             api_job = await self.api.get_job(job.job_id)
         except NotFound:
-            job = await self.repo.update(job.id, status="failed", finished_at=time.time(),
-                                         error="Legnext no longer knows this job")
-            await self._show(job, True)
+            first = self._missing_since.setdefault(local_id, now)
+            if now - first >= self.cfg.not_found_grace_s:
+                await self._end(job, "Legnext no longer knows this job")
+                return
+            n = self._errors[local_id] = self._errors.get(local_id, 0) + 1
+            log.info("job %s answered 404 (attempt %d); reading it again", job.job_id, n)
+            self._later(local_id, self._backoff(n))
             return
         except RateLimited as e:
-            self._schedule(local_id, time.monotonic() + max(e.retry_after or 0.0, self.cfg.poll_max_s))
+            self._later(local_id, max(e.retry_after or 0.0, self.cfg.poll_max_s))
             return
         except LegnextError as e:
             n = self._errors[local_id] = self._errors.get(local_id, 0) + 1
+            first = self._failing_since.setdefault(local_id, now)
             log.warning("reading job %s failed (%r); attempt %d", job.job_id, e, n)
-            if elapsed > timeout_for(job.task_type, self.cfg):
-                await self._time_out(job)
+            if now - first >= self.cfg.read_failure_limit_s:
+                await self._end(job, "the bot could not reach Legnext to learn how this job ended")
                 return
-            self._schedule(local_id, time.monotonic() + min(self.cfg.poll_max_s * 4, self.cfg.poll_min_s * 2**n))
+            self._later(local_id, self._backoff(n))
             return
-        self._errors.pop(local_id, None)
+        self._forget(local_id)
         changes = apply_api_job(api_job)
-        if changes.get("status") == job.status:
+        if changes.get("status") == job.status or job.started_at:
             changes.pop("started_at", None)
-        if job.started_at:
-            changes.pop("started_at", None)
-        if changes.get("status") not in ("completed", "failed") and elapsed > timeout_for(job.task_type, self.cfg):
-            await self._time_out(job)
-            return
+        if changes.get("status") not in ("completed", "failed"):
+            started = job.started_at or changes.get("started_at")
+            if started is not None and now - started > timeout_for(job.task_type, self.cfg) + CLOCK_SLACK_S:
+                limit = human_duration(timeout_for(job.task_type, self.cfg))
+                await self._end(job, f"it did not finish within {limit} of starting, so the bot stopped waiting for it")
+                return
+            waited = now - (job.submitted_at or job.created_at)
+            if started is None and waited > self.cfg.timeout_queue_s:
+                limit = human_duration(self.cfg.timeout_queue_s)
+                await self._end(job, f"it waited in Legnext's queue for more than {limit} without starting, "
+                                     "so the bot stopped waiting for it")
+                return
         status_changed = changes.get("status") != job.status
-        job = await self.repo.update(job.id, **changes)
+        if status_changed or changes.get("frozen_points", job.frozen_points) != job.frozen_points:
+            job = await self.repo.update(job.id, **changes)
         if job.finished:
+            elapsed = time.time() - (job.submitted_at or job.created_at)
             log.info("job %d (%s) %s after %.1fs", job.id, job.job_id, job.status, elapsed)
             await self._show(job, True)
             return
         if status_changed:
             await self._show(job, False)
         running_for = time.time() - job.started_at if job.started_at else None
-        self._schedule(local_id, time.monotonic() + next_interval(job.task_type, running_for, self.cfg))
+        self._later(local_id, next_interval(job.task_type, running_for, self.cfg))
 
-    async def _time_out(self, job: JobRecord) -> None:
-        job = await self.repo.update(
-            job.id, status="failed", finished_at=time.time(),
-            error=f"it did not finish within {human_duration(timeout_for(job.task_type, self.cfg))}, "
-                  "so the bot stopped waiting for it",
-        )
-        log.warning("job %d (%s) timed out", job.id, job.job_id)
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self.cfg.poll_max_s * 4, self.cfg.poll_min_s * 2.0**attempt))
+
+    async def _end(self, job: JobRecord, reason: str) -> None:
+        self._forget(job.id)
+        job = await self.repo.update(job.id, status="failed", finished_at=time.time(), error=reason)
+        log.warning("job %d (%s) ended: %s", job.id, job.job_id, reason)
         await self._show(job, True)
 
     async def _show(self, job: JobRecord, final: bool) -> None:

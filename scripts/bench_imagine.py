@@ -4,6 +4,11 @@ Prints API requests per job, Discord calls per job, and the delay between a job 
 result message being sent. Not a test: it prints figures.
 
     python scripts/bench_imagine.py --jobs 20 --scale 10
+    python scripts/bench_imagine.py --jobs 20 --discord-outage 20   # every message call answers 500 for 20 s
+
+With `--discord-outage S` the fake Discord answers 500 to every message call for S seconds (real seconds, not
+scaled) from the moment all commands were answered; it also prints how many delivery attempts and failed Discord
+calls that cost per job.
 
 `--scale S` runs every duration S times faster (the simulator's job durations and the bot's polling cadence, status
 edit interval and expected durations alike), so request and edit counts match a real run while the delays printed
@@ -33,7 +38,7 @@ from tests.fakediscord import FakeDiscord, run_bot  # noqa: E402
 from tests.harness import GUILD, make_settings  # noqa: E402
 
 
-async def bench(n_jobs: int, scale: float, api_concurrency: int) -> None:
+async def bench(n_jobs: int, scale: float, api_concurrency: int, outage_s: float) -> None:
     durations = {k: v / scale for k, v in DEFAULT_DURATIONS.items()}
     for k in list(tracker_mod.EXPECTED_S):
         tracker_mod.EXPECTED_S[k] /= scale
@@ -47,15 +52,13 @@ async def bench(n_jobs: int, scale: float, api_concurrency: int) -> None:
                       "status_edit_interval_s": 5.0 / scale},
             )
             async with app_context(settings) as bot, run_bot(bot, fake, token="fake-discord-token-123456"):
-                original_show = bot.presenter.show
+                original_attempt = bot.delivery.attempt
 
-                async def timed_show(job, final):  # type: ignore[no-untyped-def]
-                    await original_show(job, final)
-                    if final:
-                        shown[job.id] = datetime.now(UTC)
+                async def timed_attempt(job, links_only):  # type: ignore[no-untyped-def]
+                    await original_attempt(job, links_only)  # raises when Discord did not accept it
+                    shown[job.id] = datetime.now(UTC)
 
-                bot.presenter.show = timed_show  # type: ignore[method-assign]
-                bot.tracker.show = timed_show
+                bot.delivery.attempt = timed_attempt
                 for i in range(n_jobs):
                     fake.add_member(10_000 + i, f"member{i}")
                 await asyncio.sleep(0.2)
@@ -64,6 +67,10 @@ async def bench(n_jobs: int, scale: float, api_concurrency: int) -> None:
                 inters = [await fake.slash("imagine", options={"prompt": f"benchmark job {i}"},
                                            user_id=10_000 + i) for i in range(n_jobs)]
                 await asyncio.gather(*(i.wait_response() for i in inters))
+                outage = None
+                if outage_s > 0:
+                    outage = fake.inject_fault("*", r"/channels/\d+/messages", status=500, count=None)
+                    asyncio.get_running_loop().call_later(outage_s, outage.remove)
 
                 async def all_done() -> bool:
                     return len(shown) >= n_jobs
@@ -95,6 +102,10 @@ async def bench(n_jobs: int, scale: float, api_concurrency: int) -> None:
         print(f"completion -> result message: median {statistics.median(delays):.3f}s, p95 {p95:.3f}s, "
               f"max {delays[-1]:.3f}s (real speed: median {statistics.median(delays) * scale:.1f}s, "
               f"p95 {p95 * scale:.1f}s)")
+    if outage is not None:
+        attempts = sum(j.delivery_attempts for j in jobs)
+        print(f"Discord outage of {outage_s:g}s: {outage.hits / n_jobs:.2f} failed Discord calls and "
+              f"{attempts / n_jobs:.2f} delivery attempts per job ({bot.delivery.given_up} given up)")
     print(f"peak RSS of the whole benchmark process: {rss_mb:.0f} MiB")
 
 
@@ -103,9 +114,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20)
     parser.add_argument("--scale", type=float, default=10.0, help="run this many times faster than real time")
     parser.add_argument("--api-concurrency", type=int, default=6, help="jobs the simulated account runs at once")
+    parser.add_argument("--discord-outage", type=float, default=0.0, help="seconds of Discord 500s on messages")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(bench(args.jobs, args.scale, args.api_concurrency))
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    asyncio.run(bench(args.jobs, args.scale, args.api_concurrency, args.discord_outage))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 # ruff: noqa: ASYNC109  (the public API takes ``timeout=`` arguments on purpose)
-"""A local, in-process fake of the Discord API (REST ``/api/v10`` + gateway websocket).
+r"""A local, in-process fake of the Discord API (REST ``/api/v10`` + gateway websocket).
 
 The *real* discord.py client logs in to it, so tests exercise the bot exactly the way
 Discord would, with no network access.  Typical use::
@@ -23,8 +23,8 @@ Notes / discord.py 2.7.1 quirks this fake relies on:
   answer ``{"interaction": {...}, "resource": {...}}``.
 * After READY discord.py waits ``guild_ready_timeout`` (default 2 s!) for more GUILD_CREATEs.
   Construct the bot with ``guild_ready_timeout=0.1`` (``run_bot`` also lowers it for you).
-* A 5xx makes discord.py sleep and retry, so the fake never answers 5xx: internal errors of the
-  fake become a 400 and are recorded in ``FakeDiscord.errors``.
+* Internal errors of the fake (bugs) become a 400 (not a 5xx, which discord.py would retry) and are
+  recorded in ``FakeDiscord.errors``.
 * After ``defer()`` (type 5, "thinking") the *first* followup replaces the loading message
   (same message id, keeps its ephemeral flag) -- exactly like real Discord.
 * Without the ``members`` intent discord.py does not cache other members (``guild.get_member(444)``
@@ -32,10 +32,56 @@ Notes / discord.py 2.7.1 quirks this fake relies on:
   With ``members`` on, discord.py chunks at startup (op 8); the fake answers GUILD_MEMBERS_CHUNK.
 * Messages the bot posts are echoed as MESSAGE_CREATE/UPDATE/DELETE when the IDENTIFY intents include
   GUILD_MESSAGES (default intents do) -- pass ``message_events=False`` to suppress.
-* Validation like real Discord: empty message -> 400/50006, content > 2000, > 10 embeds, embed limits,
-  > 5 action rows / > 5 buttons per row, duplicate custom_ids, modal title > 45 -> 400/50035; a
-  second callback for one interaction -> 400/40060.  The bot sees ``discord.HTTPException``.
-* Nothing is rate limited (no ``X-RateLimit-*`` headers), so discord.py never sleeps.
+* Nothing is rate limited unless a test injects a 429 (no ``X-RateLimit-*`` headers otherwise).
+
+Strictness (what real Discord refuses, see ``/work/shared/reference/discord-limits.md``):
+
+* Validation refusals answer ``400`` ``{"message": "Invalid Form Body", "code": 50035, "errors": {...}}``
+  with the nested error dict Discord uses (``{"embeds": {"0": {"description": {"_errors": [{"code":
+  "BASE_TYPE_MAX_LENGTH", "message": "Must be 4096 or fewer in length."}]}}}}``) -- discord.py flattens
+  it into ``HTTPException.text`` (``"In embeds.0.description: Must be ..."``).  Checked: application
+  command definitions (names, descriptions, options, choices, ``min_length``/``max_length`` 0/1-6000,
+  required-before-optional, 4000 characters per command, 100 chat-input commands per scope -> 30032),
+  messages (content 2000, embeds 10 / 6000 total / per-field limits, 10 attachments, action rows,
+  buttons, selects, duplicate custom_ids), modals (title 45, 1-5 components, text inputs).  An empty
+  message -> 400/50006; a second callback for one interaction -> 400/40060.
+* Every such refusal (50035, 50006, 30032) is also appended to ``fake.violations`` as
+  ``Violation(method, path, errors)`` and makes ``fake.assert_clean()`` fail -- so a bot that swallows
+  the ``HTTPException`` still fails its test.  Set ``fake.expect_violations = True`` (or clear the list)
+  in a test that provokes them on purpose.
+* Uploads: a file larger than ``fake.attachment_size_limit`` (10 MiB; the interaction payload's
+  ``attachment_size_limit`` carries the same figure) -> ``413`` code 40005.
+* Permissions: ``fake.set_bot_permissions(channel_id, perms)`` sets the bot's effective permissions in
+  a channel (threads inherit their parent's unless set themselves); interactions from it carry them as
+  ``app_permissions``.  Channel routes enforce them: no View Channel -> 403/50001 on any
+  ``/channels/{id}`` route; posting without Send Messages (Send Messages in Threads in a thread), files
+  without Attach Files, embeds without Embed Links, a reply without Read Message History, typing without
+  Send Messages -> 403/50013.  Interaction responses (callback, followups, ``@original`` edits) are not
+  subject to channel permissions.  The guild cache still shows the bot as administrator.
+  ``fake.add_thread(id, name, parent_id)`` adds a public thread; ``fake.delete_channel(id)`` deletes a
+  channel or thread (later calls -> 404/10003).
+* Every 403 and 413 is appended to ``fake.refusals`` as ``Refusal(method, path, status, code)``; these
+  do not fail ``assert_clean`` (the bot may meet them legitimately).  ``fake.dump()`` lists every 4xx.
+* Interaction tokens: the initial callback must come within ``fake.initial_response_s`` (3 s) of the
+  INTERACTION_CREATE dispatch (else 404/10062 "Unknown interaction"); webhook calls with the token
+  (followups, ``@original`` GET/PATCH/DELETE) work for ``fake.interaction_token_ttl_s`` (900 s), then
+  404/10015 "Unknown Webhook".  Tests may lower both.
+
+Fault injection (``fake.inject_fault(...) -> Fault``)::
+
+    fault = fake.inject_fault("POST", r"/channels/\d+/messages$", status=500, count=1)
+    fake.inject_fault("*", r"/webhooks/", status=429, retry_after=0.5)       # rate limit once
+    fake.inject_fault("POST", r"/messages$", status=None, hold_s=30)         # stall, then handle normally
+    fault.hits; fault.remove(); fake.clear_faults()
+
+``path`` is a regex searched in the REST path after ``/api/v10``; ``count=None`` keeps the fault until
+removed; ``hold_s`` delays the answer (``status=None``/``0``: a pure stall, then the request is handled
+as usual).  Faulted answers are recorded in ``fake.calls`` (``injected=True``).  What discord.py 2.7
+does with them: 429 (needs the ``Via`` header, which the fake sends) -> logs a WARNING, sleeps
+``retry_after`` (body, seconds) and retries, up to 5 tries; 500/502/504/524 -> sleeps 1, 3, 5, 7, 9 s
+between up to 5 tries (webhook/interaction routes: every 5xx), then ``DiscordServerError``; other 5xx
+on bot routes -> ``DiscordServerError`` at once; 403 -> ``Forbidden``; 404 -> ``NotFound``; other 4xx
+-> ``HTTPException`` (``.status``, ``.code``, ``.text``).
 
 Shutdown order matters: stop the bot before the fake (``async with FakeDiscord() as fake,
 run_bot(bot, fake):`` does that), otherwise the bot tries to reconnect and logs errors.
@@ -51,6 +97,7 @@ import inspect
 import itertools
 import json
 import logging
+import math
 import mimetypes
 import re
 import secrets
@@ -58,7 +105,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from types import EllipsisType
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, unquote
 
 import discord
@@ -72,7 +119,10 @@ __all__ = [
     "FakeDiscord",
     "FakeInteraction",
     "FakeMessage",
+    "Fault",
     "RecordedCall",
+    "Refusal",
+    "Violation",
     "capture_error_logs",
     "patch_discord",
     "run_bot",
@@ -83,6 +133,15 @@ EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 SUPPRESS_EMBEDS = 1 << 2
 COMPONENTS_V2 = 1 << 15
+PERM_ADMINISTRATOR = 1 << 3
+PERM_VIEW_CHANNEL = 1 << 10
+PERM_SEND_MESSAGES = 1 << 11
+PERM_EMBED_LINKS = 1 << 14
+PERM_ATTACH_FILES = 1 << 15
+PERM_READ_MESSAGE_HISTORY = 1 << 16
+PERM_ADD_REACTIONS = 1 << 6
+PERM_SEND_MESSAGES_IN_THREADS = 1 << 38
+_VIOLATION_CODES = (50035, 50006, 30032)
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DIRECT_MESSAGES = 1 << 12
 
@@ -144,6 +203,511 @@ def _emoji_str(emoji: dict[str, Any] | None) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------
+# validation like real Discord (400 / 50035 "Invalid Form Body" with a nested ``errors`` dict)
+# --------------------------------------------------------------------------------------------------
+
+Path = tuple[str | int, ...]
+
+
+class _FormErrors:
+    """Collects Discord-style nested form errors: ``{"a": {"0": {"b": {"_errors": [{code, message}]}}}}``."""
+
+    def __init__(self) -> None:
+        self.tree: dict[str, Any] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.tree)
+
+    def add(self, path: Path, code: str, message: str) -> None:
+        node = self.tree
+        for part in path:
+            node = node.setdefault(str(part), {})
+        node.setdefault("_errors", []).append({"code": code, "message": message})
+
+    def required(self, path: Path) -> None:
+        self.add(path, "BASE_TYPE_REQUIRED", "This field is required")
+
+    def length(
+        self, path: Path, value: Any, hi: int, lo: int = 0, *, required: bool = False, what: str = "str"
+    ) -> None:
+        """Length check of a string (``what="str"``) or a list (``what="list"``); ``None`` = absent."""
+        if value is None:
+            if required:
+                self.required(path)
+            return
+        if what == "str" and not isinstance(value, str):
+            self.add(path, "BASE_TYPE_STRING", "Must be a string.")
+            return
+        if what == "list" and not isinstance(value, list):
+            self.add(path, "BASE_TYPE_ARRAY", "Must be an array.")
+            return
+        n = len(value)
+        if lo <= n <= hi:
+            return
+        if lo <= 0:
+            self.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {hi} or fewer in length.")
+        else:
+            self.add(path, "BASE_TYPE_BAD_LENGTH", f"Must be between {lo} and {hi} in length.")
+
+    def number(self, path: Path, value: Any, lo: float | None, hi: float | None, *, integer: bool = False) -> None:
+        if value is None:
+            return
+        kind = "int" if integer else "float"
+        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok_type:
+            self.add(path, "NUMBER_TYPE_COERCE", f'Value "{value}" is not {kind}.')
+            return
+        if lo is not None and value < lo:
+            self.add(path, "NUMBER_TYPE_MIN", f"{kind} value should be greater than or equal to {lo}.")
+        if hi is not None and value > hi:
+            self.add(path, "NUMBER_TYPE_MAX", f"{kind} value should be less than or equal to {hi}.")
+
+    def raise_if_any(self) -> None:
+        if self.tree:
+            raise _HTTPError(400, "Invalid Form Body", 50035, self.tree)
+
+
+def _flatten_errors(errors: dict[str, Any], prefix: str = "") -> list[str]:
+    """``{"a": {"0": {"_errors": [...]}}}`` -> ``["a.0: Must be ..."]`` (like discord.py's HTTPException.text)."""
+    out: list[str] = []
+    for key, val in errors.items():
+        if key == "_errors":
+            msgs = " ".join(f"{e.get('message')} ({e.get('code')})" for e in val)
+            out.append(f"{prefix or '<body>'}: {msgs}")
+        elif isinstance(val, dict):
+            out += _flatten_errors(val, f"{prefix}.{key}" if prefix else key)
+    return out
+
+
+def _valid_chat_input_name(name: Any) -> bool:
+    """``^[-_\\p{L}\\p{N}]{1,32}$``, lowercase where the script has case (approximated with str methods)."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 32:
+        return False
+    return all(ch in "-_" or (ch.isalnum() and not ch.isupper()) for ch in name)
+
+
+_COMMAND_TYPES = (1, 2, 3, 4)
+_MAX_CHAT_INPUT_COMMANDS = 100
+_MAX_COMMAND_SIZE = 4000
+_SAFE_INT = 2**53
+
+
+def _command_size(cmd: dict[str, Any]) -> int:
+    """Characters Discord counts towards a command's 4000: names, descriptions, choice names and values."""
+
+    def opt_size(opt: dict[str, Any]) -> int:
+        size = len(str(opt.get("name") or "")) + len(str(opt.get("description") or ""))
+        for ch in opt.get("choices") or []:
+            if isinstance(ch, dict):
+                size += len(str(ch.get("name") or "")) + len(
+                    str(ch.get("value") if ch.get("value") is not None else "")
+                )
+        return size + sum(opt_size(o) for o in opt.get("options") or [] if isinstance(o, dict))
+
+    return opt_size(cmd)
+
+
+def _validate_options(errs: _FormErrors, path: Path, options: Any, *, depth: int) -> None:
+    """Options of a chat-input command (depth 0), of a subcommand group (1) or of a subcommand (1/2)."""
+    if options is None:
+        return
+    if not isinstance(options, list):
+        errs.add(path, "BASE_TYPE_ARRAY", "Must be an array.")
+        return
+    errs.length(path, options, 25, what="list")
+    names: set[str] = set()
+    seen_optional = False
+    kinds: set[str] = set()
+    for i, opt in enumerate(options):
+        op = (*path, i)
+        if not isinstance(opt, dict):
+            errs.add(op, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+            continue
+        otype = opt.get("type")
+        if otype not in _OPTION_TYPES:
+            errs.add((*op, "type"), "BASE_TYPE_CHOICES", f"Value must be one of {set(_OPTION_TYPES)}.")
+            continue
+        name = opt.get("name")
+        if name is None:
+            errs.required((*op, "name"))
+        elif not _valid_chat_input_name(name):
+            errs.add((*op, "name"), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+        elif name in names:
+            errs.add((*op, "name"), "APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS", "Option name already used")
+        else:
+            names.add(name)
+        errs.length((*op, "description"), opt.get("description"), 100, 1, required=True)
+        if otype in (1, 2):
+            kinds.add("sub")
+            if (otype == 2 and depth > 0) or (otype == 1 and depth > 1):
+                errs.add((*op, "type"), "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID", "Subcommands nest too deep")
+            sub_opts = opt.get("options")
+            if otype == 2:
+                if not sub_opts:
+                    errs.required((*op, "options"))
+                for j, sub in enumerate(sub_opts or []):
+                    if isinstance(sub, dict) and sub.get("type") != 1:
+                        errs.add(
+                            (*op, "options", j, "type"),
+                            "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                            "A subcommand group holds subcommands only",
+                        )
+            _validate_options(errs, (*op, "options"), sub_opts, depth=depth + 1)
+            continue
+        kinds.add("value")
+        if opt.get("options"):
+            errs.add((*op, "options"), "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID", "Only subcommands have options")
+        if opt.get("required"):
+            if seen_optional:
+                errs.add(
+                    (*op, "required"),
+                    "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                    "Required options must be placed before non-required options",
+                )
+        else:
+            seen_optional = True
+        choices = opt.get("choices")
+        if choices is not None:
+            if otype not in (3, 4, 10):
+                errs.add(
+                    (*op, "choices"),
+                    "APPLICATION_COMMAND_OPTION_CHOICES_INVALID",
+                    "Choices need a string, integer or number option",
+                )
+            elif opt.get("autocomplete"):
+                errs.add(
+                    (*op, "autocomplete"),
+                    "APPLICATION_COMMAND_AUTOCOMPLETE_CHOICES",
+                    "Autocomplete cannot be set when choices are present",
+                )
+            errs.length((*op, "choices"), choices, 25, what="list")
+            for j, ch in enumerate(choices if isinstance(choices, list) else []):
+                cp = (*op, "choices", j)
+                if not isinstance(ch, dict):
+                    errs.add(cp, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+                    continue
+                errs.length((*cp, "name"), ch.get("name"), 100, 1, required=True)
+                value = ch.get("value")
+                if value is None:
+                    errs.required((*cp, "value"))
+                elif otype == 3:
+                    errs.length((*cp, "value"), value, 100, 1)
+                else:
+                    errs.number((*cp, "value"), value, -_SAFE_INT, _SAFE_INT, integer=otype == 4)
+        if otype == 3:
+            errs.number((*op, "min_length"), opt.get("min_length"), 0, 6000, integer=True)
+            errs.number((*op, "max_length"), opt.get("max_length"), 1, 6000, integer=True)
+            lo, hi = opt.get("min_length"), opt.get("max_length")
+            if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
+                errs.add((*op, "min_length"), "NUMBER_TYPE_MAX", f"int value should be less than or equal to {hi}.")
+        else:
+            for key in ("min_length", "max_length"):
+                if opt.get(key) is not None:
+                    errs.add(
+                        (*op, key), "APPLICATION_COMMAND_OPTION_LENGTH_INVALID", "Only string options have lengths"
+                    )
+        if otype in (4, 10):
+            errs.number((*op, "min_value"), opt.get("min_value"), -_SAFE_INT, _SAFE_INT, integer=otype == 4)
+            errs.number((*op, "max_value"), opt.get("max_value"), -_SAFE_INT, _SAFE_INT, integer=otype == 4)
+            lo, hi = opt.get("min_value"), opt.get("max_value")
+            if isinstance(lo, int | float) and isinstance(hi, int | float) and lo > hi:
+                errs.add((*op, "min_value"), "NUMBER_TYPE_MAX", f"value should be less than or equal to {hi}.")
+        else:
+            for key in ("min_value", "max_value"):
+                if opt.get(key) is not None:
+                    errs.add((*op, key), "APPLICATION_COMMAND_OPTION_VALUE_INVALID", "Only numeric options have bounds")
+    if len(kinds) > 1:
+        errs.add(
+            path,
+            "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+            "Subcommands and subcommand groups cannot be mixed with other options",
+        )
+
+
+def _validate_command(errs: _FormErrors, path: Path, cmd: Any) -> None:
+    if not isinstance(cmd, dict):
+        errs.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+        return
+    ctype = cmd.get("type", 1)
+    if ctype is None:
+        ctype = 1
+    if ctype not in _COMMAND_TYPES:
+        errs.add((*path, "type"), "BASE_TYPE_CHOICES", f"Value must be one of {set(_COMMAND_TYPES)}.")
+        return
+    name = cmd.get("name")
+    if ctype == 1:
+        if name is None:
+            errs.required((*path, "name"))
+        elif not _valid_chat_input_name(name):
+            errs.add((*path, "name"), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+        errs.length((*path, "description"), cmd.get("description"), 100, 1, required=True)
+        _validate_options(errs, (*path, "options"), cmd.get("options"), depth=0)
+    else:
+        errs.length((*path, "name"), name, 32, 1, required=True)
+        if cmd.get("options"):
+            errs.add(
+                (*path, "options"), "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID", "Context menu commands have no options"
+            )
+    if _command_size(cmd) > _MAX_COMMAND_SIZE:
+        errs.add(path, "APPLICATION_COMMAND_TOO_LARGE", f"Command exceeds maximum size ({_MAX_COMMAND_SIZE})")
+
+
+# -- messages ------------------------------------------------------------------------------------------
+
+_BUTTON_STYLES = (1, 2, 3, 4, 5, 6)
+
+
+def _validate_embeds(errs: _FormErrors, embeds: Any) -> None:
+    if embeds is None:
+        return
+    if not isinstance(embeds, list):
+        errs.add(("embeds",), "BASE_TYPE_ARRAY", "Must be an array.")
+        return
+    errs.length(("embeds",), embeds, 10, what="list")
+    total = 0
+    for i, e in enumerate(embeds):
+        p: Path = ("embeds", i)
+        if not isinstance(e, dict):
+            errs.add(p, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+            continue
+        for key, lim in (("title", 256), ("description", 4096)):
+            val = e.get(key)
+            errs.length((*p, key), val, lim)
+            total += len(val) if isinstance(val, str) else 0
+        fields = e.get("fields")
+        errs.length((*p, "fields"), fields, 25, what="list")
+        for j, f in enumerate(fields if isinstance(fields, list) else []):
+            fp = (*p, "fields", j)
+            if not isinstance(f, dict):
+                errs.add(fp, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+                continue
+            errs.length((*fp, "name"), f.get("name"), 256, 1, required=True)
+            errs.length((*fp, "value"), f.get("value"), 1024, 1, required=True)
+            total += sum(len(f.get(k)) for k in ("name", "value") if isinstance(f.get(k), str))
+        footer = e.get("footer")
+        if isinstance(footer, dict):
+            errs.length((*p, "footer", "text"), footer.get("text"), 2048, 1, required=True)
+            total += len(footer["text"]) if isinstance(footer.get("text"), str) else 0
+        author = e.get("author")
+        if isinstance(author, dict):
+            errs.length((*p, "author", "name"), author.get("name"), 256, 1, required=True)
+            total += len(author["name"]) if isinstance(author.get("name"), str) else 0
+    if total > 6000:
+        errs.add(("embeds",), "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")
+
+
+class _ComponentChecker:
+    """Walks a message's or modal's components, checking them with their payload paths."""
+
+    def __init__(self, errs: _FormErrors, *, modal: bool) -> None:
+        self.errs = errs
+        self.modal = modal
+        self.custom_ids: set[str] = set()
+        self.count = 0
+
+    def custom_id(self, path: Path, comp: dict[str, Any], *, required: bool = True) -> None:
+        cid = comp.get("custom_id")
+        if cid is None:
+            if required:
+                self.errs.required((*path, "custom_id"))
+            return
+        self.errs.length((*path, "custom_id"), cid, 100, 1)
+        if isinstance(cid, str):
+            if cid in self.custom_ids:
+                self.errs.add(
+                    (*path, "custom_id"), "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated"
+                )
+            self.custom_ids.add(cid)
+
+    def component(self, path: Path, comp: Any) -> None:
+        if not isinstance(comp, dict):
+            self.errs.add(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+            return
+        self.count += 1
+        ctype = comp.get("type")
+        if ctype == 1:
+            self.row(path, comp)
+        elif ctype == 2:
+            self.button(path, comp)
+        elif ctype in _SELECT_TYPES:
+            self.select(path, comp)
+        elif ctype == 4:
+            self.text_input(path, comp, labelled=False)
+        elif ctype == 18:  # label (modals)
+            self.errs.length((*path, "label"), comp.get("label"), 45, 1, required=True)
+            self.errs.length((*path, "description"), comp.get("description"), 100)
+            inner = comp.get("component")
+            if inner is None:
+                self.errs.required((*path, "component"))
+            elif isinstance(inner, dict) and inner.get("type") == 4:
+                self.count += 1
+                self.text_input((*path, "component"), inner, labelled=True)
+            else:
+                self.component((*path, "component"), inner)
+        elif ctype == 10:  # text display
+            self.errs.length((*path, "content"), comp.get("content"), 4000, 1, required=True)
+        elif ctype in (9, 17):  # section, container
+            children = comp.get("components")
+            lo, hi = (1, 3) if ctype == 9 else (1, 40)
+            self.errs.length((*path, "components"), children, hi, lo, required=True, what="list")
+            for j, child in enumerate(children if isinstance(children, list) else []):
+                self.component((*path, "components", j), child)
+            if ctype == 9:
+                acc = comp.get("accessory")
+                if acc is None:
+                    self.errs.required((*path, "accessory"))
+                else:
+                    self.component((*path, "accessory"), acc)
+        elif ctype in (11, 12, 13, 14, 19, 21, 22, 23):
+            pass  # thumbnail, media gallery, file, separator, file upload, radio/checkbox: not checked further
+        elif ctype is None:
+            self.errs.required((*path, "type"))
+        else:
+            self.errs.add(
+                (*path, "type"), "UNION_TYPE_CHOICES", f'Value of field "type" must be one of known types, got {ctype}.'
+            )
+
+    def row(self, path: Path, row: dict[str, Any]) -> None:
+        children = row.get("components")
+        self.errs.length((*path, "components"), children, 5, 1, required=True, what="list")
+        if not isinstance(children, list):
+            return
+        width = 0
+        for j, child in enumerate(children):
+            cp = (*path, "components", j)
+            ctype = child.get("type") if isinstance(child, dict) else None
+            if ctype == 1:
+                self.errs.add((*cp, "type"), "COMPONENT_LAYOUT_INVALID", "An action row cannot hold an action row")
+                continue
+            width += 5 if ctype in (*_SELECT_TYPES, 4) else 1
+            if width > 5 and len(children) <= 5:
+                self.errs.add(
+                    cp, "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "The specified component exceeds the maximum width"
+                )
+            self.component(cp, child)
+
+    def button(self, path: Path, b: dict[str, Any]) -> None:
+        if self.modal:
+            self.errs.add((*path, "type"), "COMPONENT_TYPE_INVALID", "Buttons are not allowed in modals")
+        style = b.get("style")
+        if style not in _BUTTON_STYLES:
+            self.errs.add((*path, "style"), "BASE_TYPE_CHOICES", f"Value must be one of {set(_BUTTON_STYLES)}.")
+        self.errs.length((*path, "label"), b.get("label"), 80)
+        if style == 5:
+            if not b.get("url"):
+                self.errs.required((*path, "url"))
+            else:
+                self.errs.length((*path, "url"), b.get("url"), 512)
+            if b.get("custom_id") is not None:
+                self.errs.add(
+                    (*path, "custom_id"), "BUTTON_COMPONENT_LINK_CUSTOM_ID", "A link button cannot have a custom_id"
+                )
+        elif style == 6:
+            if not b.get("sku_id"):
+                self.errs.required((*path, "sku_id"))
+            for key in ("custom_id", "url", "label", "emoji"):
+                if b.get(key) is not None:
+                    self.errs.add((*path, key), "BUTTON_COMPONENT_PREMIUM_FIELD", f"A premium button cannot have {key}")
+        else:
+            self.custom_id(path, b)
+            if b.get("url") is not None:
+                self.errs.add((*path, "url"), "BUTTON_COMPONENT_URL_NOT_LINK", "Only link buttons can have a url")
+        if style != 6 and not b.get("label") and not b.get("emoji"):
+            self.errs.add((*path, "label"), "BUTTON_COMPONENT_LABEL_OR_EMOJI", "A button needs a label or an emoji")
+
+    def select(self, path: Path, s: dict[str, Any]) -> None:
+        self.custom_id(path, s)
+        self.errs.length((*path, "placeholder"), s.get("placeholder"), 150)
+        self.errs.number((*path, "min_values"), s.get("min_values"), 0, 25, integer=True)
+        self.errs.number((*path, "max_values"), s.get("max_values"), 1, 25, integer=True)
+        lo, hi = s.get("min_values", 1), s.get("max_values", 1)
+        if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
+            self.errs.add(
+                (*path, "min_values"), "SELECT_COMPONENT_MIN_VALUES_TOO_LARGE", "min_values cannot exceed max_values"
+            )
+        if s.get("type") != 3:
+            return
+        options = s.get("options")
+        self.errs.length((*path, "options"), options, 25, 1, required=True, what="list")
+        if not isinstance(options, list):
+            return
+        values: set[str] = set()
+        for j, o in enumerate(options):
+            op = (*path, "options", j)
+            if not isinstance(o, dict):
+                self.errs.add(op, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+                continue
+            self.errs.length((*op, "label"), o.get("label"), 100, 1, required=True)
+            self.errs.length((*op, "value"), o.get("value"), 100, 1, required=True)
+            self.errs.length((*op, "description"), o.get("description"), 100)
+            if o.get("value") in values:
+                self.errs.add(
+                    (*op, "value"), "SELECT_COMPONENT_OPTION_VALUE_DUPLICATED", "Select option values must be unique"
+                )
+            values.add(o.get("value"))
+        if isinstance(hi, int) and options and hi > len(options):
+            self.errs.add(
+                (*path, "max_values"),
+                "SELECT_COMPONENT_MAX_VALUES_EXCEEDS_OPTIONS",
+                f"max_values must be at most {len(options)} (the number of options)",
+            )
+        if isinstance(lo, int) and options and lo > len(options):
+            self.errs.add(
+                (*path, "min_values"),
+                "SELECT_COMPONENT_MIN_VALUES_EXCEEDS_OPTIONS",
+                f"min_values must be at most {len(options)} (the number of options)",
+            )
+
+    def text_input(self, path: Path, t: dict[str, Any], *, labelled: bool) -> None:
+        if not self.modal:
+            self.errs.add((*path, "type"), "COMPONENT_TYPE_INVALID", "Text inputs are only allowed in modals")
+        self.custom_id(path, t)
+        if t.get("style") not in (1, 2):
+            self.errs.add((*path, "style"), "BASE_TYPE_CHOICES", "Value must be one of {1, 2}.")
+        if labelled:
+            if t.get("label") is not None:
+                self.errs.add(
+                    (*path, "label"), "COMPONENT_LABEL_DUPLICATED", "A text input inside a label has no label"
+                )
+        else:
+            self.errs.length((*path, "label"), t.get("label"), 45, 1, required=True)
+        self.errs.length((*path, "value"), t.get("value"), 4000)
+        self.errs.length((*path, "placeholder"), t.get("placeholder"), 100)
+        self.errs.number((*path, "min_length"), t.get("min_length"), 0, 4000, integer=True)
+        self.errs.number((*path, "max_length"), t.get("max_length"), 1, 4000, integer=True)
+
+
+def _validate_components(errs: _FormErrors, components: Any, *, v2: bool, modal: bool = False) -> None:
+    if components is None:
+        return
+    if not isinstance(components, list):
+        errs.add(("components",), "BASE_TYPE_ARRAY", "Must be an array.")
+        return
+    checker = _ComponentChecker(errs, modal=modal)
+    if modal:
+        errs.length(("components",), components, 5, 1, required=True, what="list")
+    elif not v2:
+        errs.length(("components",), components, 5, what="list")
+    for i, comp in enumerate(components):
+        ctype = comp.get("type") if isinstance(comp, dict) else None
+        if not v2 and not modal and ctype != 1:
+            errs.add(
+                ("components", i, "type"),
+                "COMPONENT_LAYOUT_INVALID",
+                "Top-level components must be action rows (set the IS_COMPONENTS_V2 flag for others)",
+            )
+        if modal and ctype not in (1, 10, 18):
+            errs.add(
+                ("components", i, "type"),
+                "COMPONENT_LAYOUT_INVALID",
+                "A modal holds action rows, labels and text displays",
+            )
+        checker.component(("components", i), comp)
+    if v2 and not modal and checker.count > 40:
+        errs.add(("components",), "COMPONENT_MAX_TOTAL_COMPONENTS_EXCEEDED", "Must be 40 or fewer in total.")
+
+
+# --------------------------------------------------------------------------------------------------
 # records
 # --------------------------------------------------------------------------------------------------
 
@@ -158,9 +722,106 @@ class RecordedCall:
     json: Any
     files: list[tuple[str, bytes]]
     status: int = 0
+    code: int = 0  # Discord error code of a 4xx/5xx answer
+    message: str = ""  # error message of a 4xx/5xx answer
+    injected: bool = False  # answered by an injected Fault
 
     def __repr__(self) -> str:
-        return f"<{self.method} {self.path} -> {self.status}>"
+        extra = ""
+        if self.status >= 400:
+            extra = f" {self.code} {self.message!r}" + (" (injected)" if self.injected else "")
+        return f"<{self.method} {self.path} -> {self.status}{extra}>"
+
+
+class Violation(NamedTuple):
+    """A request real Discord refuses as malformed (400 / 50035, 50006, 30032): a bug in the bot."""
+
+    method: str
+    path: str
+    errors: dict[str, Any]  # Discord's nested ``errors`` dict ({"_errors": [...]} at the top for 50006/30032)
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path}: " + "; ".join(_flatten_errors(self.errors))
+
+
+class Refusal(NamedTuple):
+    """A 403 (missing access/permissions) or 413 (upload too large) the fake answered."""
+
+    method: str
+    path: str
+    status: int
+    code: int
+
+
+_DEFAULT_FAULT_MESSAGES = {
+    400: "400: Bad Request",
+    401: "401: Unauthorized",
+    403: "Missing Permissions",
+    404: "404: Not Found",
+    429: "You are being rate limited.",
+    500: "500: Internal Server Error",
+    502: "502: Bad Gateway",
+    503: "503: Service Unavailable",
+    504: "504: Gateway Timeout",
+}
+
+
+@dataclass(eq=False)
+class Fault:
+    """An injected failure (see :meth:`FakeDiscord.inject_fault`)."""
+
+    method: str
+    path: re.Pattern[str]
+    status: int | None
+    code: int = 0
+    message: str | None = None
+    retry_after: float | None = None
+    count: int | None = 1
+    hold_s: float = 0.0
+    global_: bool = False
+    hits: int = 0
+    _fake: FakeDiscord | None = field(default=None, repr=False)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.count is not None and self.hits >= self.count
+
+    def matches(self, method: str, path: str) -> bool:
+        return not self.exhausted and self.method in ("*", method.upper()) and self.path.search(path) is not None
+
+    def remove(self) -> None:
+        if self._fake is not None and self in self._fake.faults:
+            self._fake.faults.remove(self)
+
+    def response(self, method: str, path: str) -> web.Response:
+        status = int(self.status or 0)
+        if status == 429:
+            retry_after = 1.0 if self.retry_after is None else float(self.retry_after)
+            body: dict[str, Any] = {
+                "message": self.message or "You are being rate limited.",
+                "retry_after": retry_after,
+                "global": self.global_,
+            }
+            if self.code:
+                body["code"] = self.code
+            route = re.sub(r"\d{5,}", "{id}", path)
+            headers = {
+                "Content-Type": "application/json",
+                # discord.py treats a 429 without ``Via`` as a Cloudflare ban (HTTPException, no retry)
+                "Via": "1.1 google",
+                "Retry-After": str(max(1, math.ceil(retry_after))),  # whole seconds, as Discord sends it
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+                "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+                "X-RateLimit-Bucket": hashlib.md5(f"{method} {route}".encode()).hexdigest(),
+                "X-RateLimit-Scope": "global" if self.global_ else "user",
+            }
+            if self.global_:
+                headers["X-RateLimit-Global"] = "true"
+            return web.Response(status=429, body=json.dumps(body).encode(), headers=headers)
+        message = self.message or _DEFAULT_FAULT_MESSAGES.get(status, f"{status}: injected fault")
+        return _json_response({"message": message, "code": self.code}, status)
 
 
 @dataclass(eq=False)
@@ -292,6 +953,14 @@ class FakeInteraction:
         self.followups: list[FakeMessage] = []
         self.original_message_id: int | None = None
         self.responded = asyncio.Event()
+        # time.monotonic() when the INTERACTION_CREATE was written to the gateway (token lifetimes count from it)
+        self.dispatched_at: float | None = None
+        self.late = False  # the bot tried its initial callback after ``fake.initial_response_s``
+
+    @property
+    def age(self) -> float:
+        """Seconds since the INTERACTION_CREATE was dispatched (0 before that)."""
+        return 0.0 if self.dispatched_at is None else time.monotonic() - self.dispatched_at
 
     # -- state ----------------------------------------------------------------------------------------
     @property
@@ -441,6 +1110,18 @@ class FakeDiscord:
         self.calls: list[RecordedCall] = []
         self.unknown_routes: list[str] = []
         self.errors: list[str] = []  # internal errors of the fake (bugs) -> 400 answers
+        # requests real Discord refuses as malformed (400/50035...): assert_clean() fails on them
+        self.violations: list[Violation] = []
+        self.expect_violations = False
+        self.refusals: list[Refusal] = []  # 403 / 413 answers (legitimate for the bot to meet)
+        self.faults: list[Fault] = []
+        self.attachment_size_limit = 10 * 1024 * 1024  # per file, like a guild without boosts
+        self.initial_response_s = 3.0  # the first interaction callback must come within this
+        self.interaction_token_ttl_s = 900.0  # followups / @original edits work this long
+        self._bot_perms: dict[int, int] = {}  # channel_id -> the bot's effective permissions there
+        self.threads: dict[int, dict[str, Any]] = {}
+        self.deleted_channels: set[int] = set()
+        self._closing = asyncio.Event()  # set by stop(): ends held (hold_s) requests at once
         self.messages: dict[int, FakeMessage] = {}
         self.interactions: dict[str, FakeInteraction] = {}
         self.registered_commands: dict[int | None, list[dict[str, Any]]] = {}
@@ -498,6 +1179,7 @@ class FakeDiscord:
 
     # ============================================================================ lifecycle ==========
     async def start(self) -> None:
+        self._closing.clear()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._handle_api)
         app.router.add_get("/gateway", self._handle_gateway)
@@ -511,6 +1193,7 @@ class FakeDiscord:
         self.url = f"http://127.0.0.1:{self.port}"
 
     async def stop(self) -> None:
+        self._closing.set()
         for conn in list(self._conns):
             conn.queue.put_nowait(None)
             with contextlib.suppress(Exception):
@@ -640,8 +1323,90 @@ class FakeDiscord:
             "flags": 0,
         }
         self.channels[channel_id] = payload
+        self.deleted_channels.discard(channel_id)
         self._broadcast("CHANNEL_CREATE", payload)
         return payload
+
+    def add_thread(self, thread_id: int, name: str, parent_id: int | None = None) -> dict[str, Any]:
+        """Create a public thread (type 11) under ``parent_id`` (default: the main channel).
+
+        It is part of GUILD_CREATE's ``threads`` and sent as THREAD_CREATE if the bot is connected, so
+        discord.py knows it (``guild.get_thread``).  Interactions from it: ``slash(..., channel_id=thread_id)``.
+        """
+        parent = self.channel_id if parent_id is None else parent_id
+        if parent not in self.channels:
+            raise AssertionError(f"thread parent {parent} is not a channel of the fake; add it with add_channel()")
+        now = _now_iso()
+        payload: dict[str, Any] = {
+            "id": str(thread_id),
+            "type": 11,
+            "guild_id": str(self.guild_id),
+            "parent_id": str(parent),
+            "owner_id": str(self.owner_id),
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": now,
+                "locked": False,
+                "create_timestamp": now,
+            },
+        }
+        self.threads[thread_id] = payload
+        self.deleted_channels.discard(thread_id)
+        self._broadcast("THREAD_CREATE", {**payload, "newly_created": True})
+        return payload
+
+    def delete_channel(self, channel_id: int) -> None:
+        """Delete a channel or thread (CHANNEL_DELETE / THREAD_DELETE); later REST calls to it -> 404/10003."""
+        if channel_id in self.threads:
+            payload = self.threads.pop(channel_id)
+            self._broadcast(
+                "THREAD_DELETE",
+                {k: payload[k] for k in ("id", "guild_id", "parent_id", "type")},
+            )
+        elif channel_id in self.channels:
+            payload = self.channels.pop(channel_id)
+            self._broadcast("CHANNEL_DELETE", payload)
+            for tid in [t for t, p in self.threads.items() if p["parent_id"] == str(channel_id)]:
+                self.threads.pop(tid)
+                self.deleted_channels.add(tid)
+        else:
+            raise AssertionError(f"no channel {channel_id}")
+        self.deleted_channels.add(channel_id)
+        self._bot_perms.pop(channel_id, None)
+
+    def set_bot_permissions(self, channel_id: int, perms: int | discord.Permissions | None) -> None:
+        """Set the bot's effective permissions in a channel or thread (``None``: back to the default, all).
+
+        Interactions from the channel carry them as ``app_permissions``; REST calls to ``/channels/{id}``
+        are refused like Discord does (403/50001 without View Channel, 403/50013 for a missing permission).
+        A thread without its own setting inherits its parent's.
+        """
+        if perms is None:
+            self._bot_perms.pop(channel_id, None)
+        else:
+            self._bot_perms[channel_id] = perms.value if isinstance(perms, discord.Permissions) else int(perms)
+
+    def bot_permissions(self, channel_id: int) -> int:
+        """The bot's effective permissions in a channel (see :meth:`set_bot_permissions`)."""
+        value = self._bot_perms.get(channel_id)
+        thread = self.threads.get(channel_id)
+        if value is None and thread is not None:
+            value = self._bot_perms.get(int(thread["parent_id"]))
+        if value is None or value & PERM_ADMINISTRATOR:
+            return discord.Permissions.all().value
+        return value
+
+    def guild_channel(self, channel_id: int) -> dict[str, Any] | None:
+        """Payload of a guild channel or thread of the fake (None if unknown or deleted)."""
+        return self.channels.get(channel_id) or self.threads.get(channel_id)
 
     def dm_channel_id(self, user_id: int) -> int:
         if user_id not in self.dm_channels:
@@ -736,7 +1501,7 @@ class FakeDiscord:
                 "member_count": len(self.members),
                 "joined_at": "2024-01-01T00:00:00+00:00",
                 "channels": list(self.channels.values()),
-                "threads": [],
+                "threads": list(self.threads.values()),
                 "members": [self.member_payload(uid) for uid in self.members],
                 "voice_states": [],
                 "presences": [],
@@ -779,9 +1544,62 @@ class FakeDiscord:
         return self._blobs[int(m.group(1))][1]
 
     def assert_clean(self) -> None:
-        """Fail if the bot hit routes the fake does not implement or the fake itself crashed."""
+        """Fail if the bot hit routes the fake does not implement, the fake itself crashed, or the bot sent
+        something real Discord refuses as malformed (``violations``, unless ``expect_violations`` is set)."""
         assert not self.unknown_routes, f"unknown routes hit: {self.unknown_routes}"
         assert not self.errors, "fake discord internal errors:\n" + "\n".join(self.errors)
+        if not self.expect_violations:
+            assert not self.violations, "the bot sent requests real Discord refuses (400):\n" + "\n".join(
+                f"  {v.describe()}" for v in self.violations
+            )
+
+    # ============================================================================ fault injection ====
+    def inject_fault(
+        self,
+        method: str = "*",
+        path: str = r"",
+        status: int | None = 500,
+        code: int = 0,
+        message: str | None = None,
+        retry_after: float | None = None,
+        count: int | None = 1,
+        hold_s: float = 0.0,
+        global_: bool = False,
+    ) -> Fault:
+        """Answer the next ``count`` REST requests matching ``method`` (``"*"``: any) and ``path`` (regex
+        searched in the path after ``/api/v10``) with ``status`` and ``{"message", "code"}``.
+
+        ``status=429`` answers like Discord's rate limiter (body ``retry_after`` seconds, default 1.0, and
+        ``global``; headers ``Retry-After``, ``X-RateLimit-*``, ``Via``).  ``hold_s`` stalls the answer; with
+        ``status=None`` (or 0) the request is then handled normally.  ``count=None``: until removed.
+        Faults are tried in the order they were injected; the first matching one answers.
+        """
+        fault = Fault(
+            method=method.upper(),
+            path=re.compile(path),
+            status=status or None,
+            code=code,
+            message=message,
+            retry_after=retry_after,
+            count=count,
+            hold_s=hold_s,
+            global_=global_,
+            _fake=self,
+        )
+        self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.matches(method, path):
+                fault.hits += 1
+                if fault.exhausted:
+                    fault.remove()
+                return fault
+        return None
 
     def dump(self) -> str:
         lines = ["--- fake discord state ---", "messages:"]
@@ -793,6 +1611,21 @@ class FakeDiscord:
         lines.append("last calls:")
         for c in self.calls[-15:]:
             lines.append(f"  {c!r}")
+        rejected = [
+            c
+            for c in self.calls
+            if 400 <= c.status < 500 and not c.injected and not (c.method == "GET" and c.code == 10008)
+        ]
+        if rejected:
+            lines.append(f"4xx answers ({len(rejected)}):")
+            lines += [f"  {c!r}" for c in rejected[-20:]]
+        if self.violations:
+            lines.append("violations (requests real Discord refuses):")
+            lines += [f"  {v.describe()}" for v in self.violations]
+        if self.refusals:
+            lines.append(f"refusals (403/413): {self.refusals}")
+        if self.faults:
+            lines.append(f"active faults: {self.faults}")
         if self.unknown_routes:
             lines.append(f"unknown routes: {self.unknown_routes}")
         if self.errors:
@@ -1024,7 +1857,7 @@ class FakeDiscord:
             ("GET", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self._r_get_message),
             ("PATCH", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self._r_edit_message),
             ("DELETE", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)", self._r_delete_message),
-            ("POST", r"/channels/(?P<cid>\d+)/typing", self._r_no_content),
+            ("POST", r"/channels/(?P<cid>\d+)/typing", self._r_typing),
             ("PUT", r"/channels/(?P<cid>\d+)/messages/(?P<mid>\d+)/reactions/(?P<emoji>[^/]+)/@me", self._r_react),
             (
                 "DELETE",
@@ -1048,6 +1881,18 @@ class FakeDiscord:
             body, files = None, []
         call = RecordedCall(request.method, path, query, body, files)
         self.calls.append(call)
+        fault = self._take_fault(request.method, path)
+        if fault is not None:
+            if fault.hold_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), fault.hold_s)
+                if self._closing.is_set():  # the fake is stopping: do not keep its shutdown waiting
+                    call.status, call.message = 503, "fake discord is shutting down"
+                    return _json_response({"message": call.message, "code": 0}, 503)
+            if fault.status:
+                call.status, call.code, call.injected = fault.status, fault.code, True
+                call.message = fault.message or _DEFAULT_FAULT_MESSAGES.get(fault.status, "")
+                return fault.response(request.method, path)
         for method, rx, route_handler in self._route_table:
             m = rx.fullmatch(path)
             if m and method == request.method:
@@ -1058,26 +1903,66 @@ class FakeDiscord:
             call.status = 404
             return _json_response({"message": "404: Not Found", "code": 0}, 404)
         try:
+            self._check_upload_size(files)
+            self._check_channel_access(path)
             result = handler(request=request, body=body, files=files, query=query, **m.groupdict())
             if inspect.isawaitable(result):
                 result = await result
         except _HTTPError as err:
-            call.status = err.status
+            call.status, call.code, call.message = err.status, err.code, err.message
             payload: dict[str, Any] = {"message": err.message, "code": err.code}
             if err.errors:
                 payload["errors"] = err.errors
+            if err.status == 400 and err.code in _VIOLATION_CODES:
+                errors = err.errors or {"_errors": [{"code": str(err.code), "message": err.message}]}
+                self.violations.append(Violation(request.method, path, errors))
+            if err.status in (403, 413):
+                self.refusals.append(Refusal(request.method, path, err.status, err.code))
             return _json_response(payload, err.status)
         except Exception as exc:
             import traceback
 
             self.errors.append(f"{request.method} {path}: {exc!r}\n{traceback.format_exc()}")
             call.status = 400
-            return _json_response({"message": f"fake discord internal error: {exc!r}", "code": 0}, 400)
+            call.message = f"fake discord internal error: {exc!r}"
+            return _json_response({"message": call.message, "code": 0}, 400)
         if result is None:
             call.status = 204
             return web.Response(status=204)
         call.status = 200
         return _json_response(result)
+
+    def _check_upload_size(self, files: list[tuple[str, bytes]]) -> None:
+        for _name, data in files:
+            if len(data) > self.attachment_size_limit:
+                raise _HTTPError(413, "Request entity too large", 40005)
+
+    def _check_channel_access(self, path: str) -> None:
+        """Every ``/channels/{id}`` route: 404/10003 for unknown or deleted channels, 403/50001 without View
+        Channel.  The route-specific permission checks live in the handlers."""
+        m = re.match(r"/channels/(\d+)(?:/|$)", path)
+        if m is None:
+            return
+        cid = int(m.group(1))
+        if cid in self.dm_channels.values():
+            return
+        if cid in self.deleted_channels or self.guild_channel(cid) is None:
+            raise _HTTPError(404, "Unknown Channel", 10003)
+        if not self.bot_permissions(cid) & PERM_VIEW_CHANNEL:
+            raise _HTTPError(403, "Missing Access", 50001)
+
+    def _require(self, cid: int, *perms: int) -> None:
+        """403/50013 unless the bot has all ``perms`` in guild channel ``cid`` (DMs: always allowed)."""
+        if self.guild_channel(cid) is None:
+            return
+        have = self.bot_permissions(cid)
+        for perm in perms:
+            if not have & perm:
+                raise _HTTPError(403, "Missing Permissions", 50013)
+
+    def _is_thread(self, cid: int) -> bool:
+        ch = self.guild_channel(cid)
+        return ch is not None and ch.get("type") in (10, 11, 12)
 
     # ============================================================================ message model ======
     def _blob_url(self, aid: int, filename: str) -> str:
@@ -1170,62 +2055,51 @@ class FakeDiscord:
             ids = [i for i in ids if "users" in parse or i in explicit]
         return [self.users[i] for i in dict.fromkeys(ids) if i in self.users]
 
-    def _validate_message(self, body: dict[str, Any], files: list[tuple[str, bytes]], *, create: bool) -> None:
-        errors: dict[str, Any] = {}
+    def _validate_message(
+        self,
+        body: dict[str, Any],
+        files: list[tuple[str, bytes]],
+        *,
+        create: bool,
+        attachment_count: int | None = None,
+    ) -> None:
+        """Discord's message limits (400/50035 with nested errors, 400/50006 for an empty message)."""
+        errs = _FormErrors()
         content = body.get("content")
-        if content is not None and len(str(content)) > 2000:
-            errors["content"] = "Must be 2000 or fewer in length."
-        embeds = body.get("embeds") or []
-        if len(embeds) > 10:
-            errors["embeds"] = "Must be 10 or fewer in length."
-        total = 0
-        for i, e in enumerate(embeds):
-            limits = {"title": 256, "description": 4096}
-            for key, lim in limits.items():
-                val = e.get(key) or ""
-                total += len(val)
-                if len(val) > lim:
-                    errors[f"embeds.{i}.{key}"] = f"Must be {lim} or fewer in length."
-            fields = e.get("fields") or []
-            if len(fields) > 25:
-                errors[f"embeds.{i}.fields"] = "Must be 25 or fewer in length."
-            for j, f in enumerate(fields):
-                if len(f.get("name") or "") > 256 or len(f.get("value") or "") > 1024:
-                    errors[f"embeds.{i}.fields.{j}"] = "Field name/value too long."
-                if not f.get("name") or not f.get("value"):
-                    errors[f"embeds.{i}.fields.{j}"] = "Field name and value are required."
-                total += len(f.get("name") or "") + len(f.get("value") or "")
-            total += len((e.get("footer") or {}).get("text") or "") + len((e.get("author") or {}).get("name") or "")
-        if total > 6000:
-            errors["embeds"] = "Embed size exceeds maximum size of 6000"
-        components = body.get("components") or []
+        if content is not None and not isinstance(content, str):
+            content = str(content)
+        errs.length(("content",), content, 2000)
+        embeds = body.get("embeds")
+        _validate_embeds(errs, embeds)
         flags = int(body.get("flags") or 0)
-        if not flags & COMPONENTS_V2 and len(components) > 5:
-            errors["components"] = "Must be 5 or fewer in length."
-        custom_ids: list[str] = []
-        for c in _walk_components(components):
-            if c.get("type") == 1 and len(c.get("components") or []) > 5:
-                errors["components"] = "An action row holds at most 5 components."
-            if c.get("custom_id") is not None:
-                custom_ids.append(c["custom_id"])
-                if len(c["custom_id"]) > 100:
-                    errors["components.custom_id"] = "Must be 100 or fewer in length."
-            if c.get("type") == 2 and len(c.get("label") or "") > 80:
-                errors["components.label"] = "Must be 80 or fewer in length."
-            if c.get("type") == 3 and not 1 <= len(c.get("options") or []) <= 25:
-                errors["components.options"] = "A select needs 1..25 options."
-        if len(custom_ids) != len(set(custom_ids)):
-            errors["components"] = "Component custom id cannot be duplicated"
-        if errors:
-            raise _HTTPError(400, "Invalid Form Body", 50035, errors)
+        v2 = bool(flags & COMPONENTS_V2)
+        components = body.get("components")
+        _validate_components(errs, components, v2=v2)
+        if v2 and create:
+            if content:
+                errs.add(
+                    ("content",),
+                    "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+                    "The 'content' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
+                )
+            if embeds:
+                errs.add(
+                    ("embeds",),
+                    "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+                    "The 'embeds' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
+                )
+        spec = body.get("attachments")
+        if attachment_count is None:
+            attachment_count = max(len(files), len(spec) if isinstance(spec, list) else 0)
+        if attachment_count > 10:
+            errs.add(
+                ("attachments",) if spec is not None else ("files",),
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 10 or fewer in length.",
+            )
+        errs.raise_if_any()
         if create and not (
-            content
-            or embeds
-            or components
-            or files
-            or body.get("attachments")
-            or body.get("poll")
-            or body.get("sticker_ids")
+            content or embeds or components or files or spec or body.get("poll") or body.get("sticker_ids")
         ):
             raise _HTTPError(400, "Cannot send an empty message", 50006)
 
@@ -1282,7 +2156,7 @@ class FakeDiscord:
     ) -> FakeMessage:
         if validate:
             self._validate_message(body, files, create=True)
-        guild_id = self.guild_id if channel_id in self.channels else None
+        guild_id = self.guild_id if self.guild_channel(channel_id) is not None else None
         if interaction is not None:
             guild_id = interaction.guild_id
         flags = (int(body.get("flags") or 0) & ~LOADING) | extra_flags
@@ -1319,8 +2193,9 @@ class FakeDiscord:
             msg.interaction_metadata = meta
         self._touch(msg)
         self.messages[msg.id] = msg
-        if msg.channel_id in self.channels:
-            self.channels[msg.channel_id]["last_message_id"] = str(msg.id)
+        channel = self.guild_channel(msg.channel_id)
+        if channel is not None:
+            channel["last_message_id"] = str(msg.id)
         self._message_event("MESSAGE_CREATE", msg)
         return msg
 
@@ -1332,9 +2207,28 @@ class FakeDiscord:
             "content": body.get("content", msg.content),
             "embeds": body.get("embeds", msg.embeds),
             "components": body.get("components", msg.components),
-            "flags": body.get("flags", msg.flags),
+            "flags": int(body.get("flags") if body.get("flags") is not None else msg.flags)
+            | (msg.flags & COMPONENTS_V2),
         }
-        self._validate_message(merged, files, create=False)
+        spec = body.get("attachments")
+        if spec is None:
+            count = len(msg.attachments) + len(files)
+        else:
+            fresh = sum(1 for e in spec if str(e.get("id")).isdigit() and int(e["id"]) < len(files))
+            count = len(spec) + max(0, len(files) - fresh)
+        self._validate_message(merged, files, create=False, attachment_count=count)
+        if merged["flags"] & COMPONENTS_V2 and (body.get("content") or body.get("embeds")):
+            errs = _FormErrors()
+            for key in ("content", "embeds"):
+                if body.get(key):
+                    errs.add(
+                        (key,),
+                        "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+                        f"The '{key}' field cannot be used when using MessageFlags.IS_COMPONENTS_V2",
+                    )
+            errs.raise_if_any()
+        if not (merged["content"] or merged["embeds"] or merged["components"] or count or msg.poll):
+            raise _HTTPError(400, "Cannot send an empty message", 50006)  # checked before anything changes
         msg.history.append(self.message_payload(msg))
         if "content" in body:
             msg.content = body["content"] or ""
@@ -1350,8 +2244,6 @@ class FakeDiscord:
         if "attachments" in body or files:
             msg.attachments = self._resolve_attachments(msg.attachments, body, files)
         msg.flags &= ~LOADING
-        if not msg.loading and not (msg.content or msg.embeds or msg.components or msg.attachments or msg.poll):
-            raise _HTTPError(400, "Cannot send an empty message", 50006)
         msg.edits += 1
         msg.edited_at = _now_iso()
         self._touch(msg)
@@ -1480,17 +2372,39 @@ class FakeDiscord:
         g = int(gid) if gid else None
         if g is not None and g != self.guild_id:
             raise _HTTPError(403, "Missing Access", 50001)
-        names = [(c["name"], int(c.get("type") or 1)) for c in body]
-        if len(names) != len(set(names)):
-            raise _HTTPError(400, "Invalid Form Body (duplicate command name)", 50035)
+        if not isinstance(body, list):
+            errs = _FormErrors()
+            errs.add((), "BASE_TYPE_ARRAY", "Must be an array.")
+            errs.raise_if_any()
+        if sum(1 for c in body if isinstance(c, dict) and int(c.get("type") or 1) == 1) > _MAX_CHAT_INPUT_COMMANDS:
+            raise _HTTPError(400, f"Maximum number of application commands reached ({_MAX_CHAT_INPUT_COMMANDS})", 30032)
+        errs = _FormErrors()
+        seen: set[tuple[Any, int]] = set()
+        for i, cmd in enumerate(body):
+            _validate_command(errs, (i,), cmd)
+            if isinstance(cmd, dict):
+                key = (cmd.get("name"), int(cmd.get("type") or 1))
+                if key in seen:
+                    errs.add(
+                        (i, "name"), "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique"
+                    )
+                seen.add(key)
+        errs.raise_if_any()  # nothing is registered when one command is bad
         self.registered_commands[g] = [self._normalize_command(c, g) for c in body]
         return self.registered_commands[g]
 
     def _r_post_command(self, app: str, body: dict[str, Any], gid: str | None = None, **_: Any) -> dict[str, Any]:
         self._check_app(app)
         g = int(gid) if gid else None
+        if g is not None and g != self.guild_id:
+            raise _HTTPError(403, "Missing Access", 50001)
+        errs = _FormErrors()
+        _validate_command(errs, (), body)
+        errs.raise_if_any()
         cmd = self._normalize_command(body, g)
         existing = [c for c in self.registered_commands.get(g, []) if c["id"] != cmd["id"]]
+        if int(cmd["type"]) == 1 and sum(1 for c in existing if int(c.get("type", 1)) == 1) >= _MAX_CHAT_INPUT_COMMANDS:
+            raise _HTTPError(400, f"Maximum number of application commands reached ({_MAX_CHAT_INPUT_COMMANDS})", 30032)
         self.registered_commands[g] = [*existing, cmd]
         return cmd
 
@@ -1501,14 +2415,17 @@ class FakeDiscord:
 
     def _r_get_channel(self, cid: str, **_: Any) -> dict[str, Any]:
         c = int(cid)
-        if c in self.channels:
-            return self.channels[c]
+        channel = self.guild_channel(c)
+        if channel is not None:
+            return channel
         for uid, dm in self.dm_channels.items():
             if dm == c:
                 return self._dm_channel_payload(uid)
         raise _HTTPError(404, "Unknown Channel", 10003)
 
     def _r_history(self, cid: str, query: dict[str, str], **_: Any) -> list[dict[str, Any]]:
+        if self.guild_channel(int(cid)) is not None and not self.bot_permissions(int(cid)) & PERM_READ_MESSAGE_HISTORY:
+            return []  # real Discord: no Read Message History -> no messages, not an error
         limit = int(query.get("limit", 50))
         msgs = [m for m in self.channel_messages(int(cid), include_ephemeral=False)]
         if "before" in query:
@@ -1520,23 +2437,35 @@ class FakeDiscord:
         return [self.message_payload(m) for m in reversed(msgs)]
 
     def _channel_exists(self, cid: int) -> None:
-        if cid not in self.channels and cid not in self.dm_channels.values():
+        if self.guild_channel(cid) is None and cid not in self.dm_channels.values():
             raise _HTTPError(404, "Unknown Channel", 10003)
 
     def _r_send(
         self, cid: str, body: dict[str, Any] | None, files: list[tuple[str, bytes]], **_: Any
     ) -> dict[str, Any]:
-        self._channel_exists(int(cid))
+        c = int(cid)
+        self._channel_exists(c)
         body = body or {}
+        self._require(c, PERM_SEND_MESSAGES_IN_THREADS if self._is_thread(c) else PERM_SEND_MESSAGES)
         ref = body.get("message_reference")
+        if files:
+            self._require(c, PERM_ATTACH_FILES)
+        if body.get("embeds"):
+            self._require(c, PERM_EMBED_LINKS)
+        if ref and ref.get("message_id"):
+            self._require(c, PERM_READ_MESSAGE_HISTORY)
         if ref and ref.get("fail_if_not_exists", True) and ref.get("message_id"):
             ref_msg = self.messages.get(int(ref["message_id"]))
             if ref_msg is None and int(ref["message_id"]) not in self._user_message_ids:
-                raise _HTTPError(400, "Invalid Form Body (Unknown message)", 50035)
-        msg = self._create_message(channel_id=int(cid), body=body, files=files)
+                errs = _FormErrors()
+                errs.add(("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+                errs.raise_if_any()
+        msg = self._create_message(channel_id=c, body=body, files=files)
         return self.message_payload(msg)
 
     def _r_get_message(self, cid: str, mid: str, **_: Any) -> dict[str, Any]:
+        if self.guild_channel(int(cid)) is not None and not self.bot_permissions(int(cid)) & PERM_READ_MESSAGE_HISTORY:
+            raise _HTTPError(403, "Missing Access", 50001)
         msg = self._get_msg(mid, cid)
         if msg.ephemeral:
             raise _HTTPError(404, "Unknown Message", 10008)
@@ -1548,6 +2477,10 @@ class FakeDiscord:
         msg = self._get_msg(mid, cid)
         if msg.ephemeral:
             raise _HTTPError(404, "Unknown Message", 10008)
+        if files:
+            self._require(int(cid), PERM_ATTACH_FILES)
+        if (body or {}).get("embeds"):
+            self._require(int(cid), PERM_EMBED_LINKS)
         self._apply_edit(msg, body, files)
         return self.message_payload(msg)
 
@@ -1557,7 +2490,13 @@ class FakeDiscord:
             raise _HTTPError(404, "Unknown Message", 10008)
         self._delete(msg)
 
+    def _r_typing(self, cid: str, **_: Any) -> None:
+        c = int(cid)
+        self._require(c, PERM_SEND_MESSAGES_IN_THREADS if self._is_thread(c) else PERM_SEND_MESSAGES)
+
     def _r_react(self, request: web.Request, cid: str, mid: str, emoji: str, **_: Any) -> None:
+        if request.method == "PUT":
+            self._require(int(cid), PERM_READ_MESSAGE_HISTORY, PERM_ADD_REACTIONS)
         self.reactions.append((request.method, int(cid), int(mid), unquote(emoji)))
 
     def _r_get_guild(self, gid: str, **_: Any) -> dict[str, Any]:
@@ -1567,7 +2506,7 @@ class FakeDiscord:
         payload["approximate_member_count"] = len(self.members)
         return payload
 
-    def _r_guild_channels(self, gid: str, **_: Any) -> list[dict[str, Any]]:
+    def _r_guild_channels(self, gid: str, **_: Any) -> list[dict[str, Any]]:  # threads are not listed here
         return list(self.channels.values())
 
     def _r_guild_roles(self, gid: str, **_: Any) -> list[dict[str, Any]]:
@@ -1583,7 +2522,7 @@ class FakeDiscord:
         if app is not None:
             self._check_app(app)
         inter = self.interactions.get(unquote(token))
-        if inter is None:
+        if inter is None or inter.age > self.interaction_token_ttl_s:
             raise _HTTPError(404, "Unknown Webhook", 10015)
         return inter
 
@@ -1591,11 +2530,16 @@ class FakeDiscord:
         self, iid: str, token: str, body: dict[str, Any], files: list[tuple[str, bytes]], **_: Any
     ) -> dict[str, Any]:
         inter = self.interactions.get(unquote(token))
-        if inter is None or inter.id != int(iid):
+        if inter is None or inter.id != int(iid) or inter.age > self.interaction_token_ttl_s:
             raise _HTTPError(404, "Unknown interaction", 10062)
         if inter.response_type is not None:
             raise _HTTPError(400, "Interaction has already been acknowledged.", 40060)
+        if inter.age > self.initial_response_s:
+            inter.late = True
+            raise _HTTPError(404, "Unknown interaction", 10062)
         rtype = int(body["type"])
+        if rtype in (4, 5, 7) and inter.channel_id in self.deleted_channels:
+            raise _HTTPError(404, "Unknown Channel", 10003)
         data = body.get("data") or {}
         info: dict[str, Any] = {
             "id": str(inter.id),
@@ -1619,20 +2563,43 @@ class FakeDiscord:
         elif rtype in (6, 7):
             src = inter.source_message
             if inter.type not in (3, 5) or src is None:
-                raise _HTTPError(400, "Interaction response type not valid for this interaction", 50035)
+                errs = _FormErrors()
+                errs.add(
+                    ("type",),
+                    "INTERACTION_RESPONSE_TYPE_INVALID",
+                    "Interaction response type not valid for this interaction",
+                )
+                errs.raise_if_any()
             if rtype == 7:
                 self._apply_edit(src, data, files)
                 resource = {"type": 7, "message": self.message_payload(src)}
             inter.original_message_id = src.id
         elif rtype == 9:
             if inter.type == 5:
-                raise _HTTPError(400, "Cannot respond to a modal submit with a modal", 50035)
+                errs = _FormErrors()
+                errs.add(
+                    ("type",), "INTERACTION_RESPONSE_TYPE_INVALID", "Cannot respond to a modal submit with a modal"
+                )
+                errs.raise_if_any()
             self._validate_modal(data)
         elif rtype == 8:
+            errs = _FormErrors()
             if inter.type != 4:
-                raise _HTTPError(400, "Autocomplete result only valid for autocomplete", 50035)
+                errs.add(
+                    ("type",), "INTERACTION_RESPONSE_TYPE_INVALID", "Autocomplete result only valid for autocomplete"
+                )
+            choices = data.get("choices")
+            errs.length(("data", "choices"), choices, 25, what="list")
+            for j, ch in enumerate(choices if isinstance(choices, list) else []):
+                if isinstance(ch, dict):
+                    errs.length(("data", "choices", j, "name"), ch.get("name"), 100, 1, required=True)
+                    if isinstance(ch.get("value"), str):
+                        errs.length(("data", "choices", j, "value"), ch.get("value"), 100)
+            errs.raise_if_any()
         elif rtype != 1:
-            raise _HTTPError(400, f"Unsupported interaction callback type {rtype}", 50035)
+            errs = _FormErrors()
+            errs.add(("type",), "BASE_TYPE_CHOICES", f"Unsupported interaction callback type {rtype}")
+            errs.raise_if_any()
         inter.response_type = rtype
         inter.response_data = data
         inter.response_files = files
@@ -1647,21 +2614,17 @@ class FakeDiscord:
         return out
 
     def _validate_modal(self, data: dict[str, Any]) -> None:
-        errors: dict[str, str] = {}
-        if not data.get("custom_id") or len(data["custom_id"]) > 100:
-            errors["custom_id"] = "custom_id required, 100 or fewer characters"
-        if not data.get("title") or len(data["title"]) > 45:
-            errors["title"] = "title required, 45 or fewer characters"
-        comps = data.get("components") or []
-        if not 1 <= len(comps) <= 5:
-            errors["components"] = "A modal needs 1..5 top-level components"
-        for c in _walk_components(comps):
-            if c.get("type") == 4 and len(c.get("label") or "") > 45:
-                errors["components.label"] = "Must be 45 or fewer in length."
-            if c.get("type") == 18 and len(c.get("label") or "") > 45:
-                errors["components.label"] = "Must be 45 or fewer in length."
-        if errors:
-            raise _HTTPError(400, "Invalid Form Body", 50035, errors)
+        """A modal (callback type 9): paths are relative to ``data``, as Discord reports them."""
+        errs = _FormErrors()
+        errs.length(("custom_id",), data.get("custom_id"), 100, 1, required=True)
+        errs.length(("title",), data.get("title"), 45, 1, required=True)
+        comps = data.get("components")
+        if comps is None:
+            errs.required(("components",))
+        _validate_components(errs, comps, v2=False, modal=True)
+        if errs:
+            errs.tree = {"data": errs.tree}
+        errs.raise_if_any()
 
     def _wh_msg(self, inter: FakeInteraction, mid: str) -> FakeMessage:
         if mid == "@original":
@@ -1703,6 +2666,8 @@ class FakeDiscord:
         inter = self._inter(token, app)
         if inter.response_type is None:
             raise _HTTPError(404, "Unknown Webhook", 10015)
+        if inter.channel_id in self.deleted_channels:
+            raise _HTTPError(404, "Unknown Channel", 10003)
         body = body or {}
         original = inter.message
         if inter.response_type == 5 and original is not None and original.loading and not original.deleted:
@@ -1721,9 +2686,11 @@ class FakeDiscord:
     def _channel_payload(self, channel_id: int, guild_id: int | None, user_id: int) -> dict[str, Any]:
         if guild_id is None:
             return self._dm_channel_payload(user_id)
-        if channel_id in self.channels:
-            return self.channels[channel_id]
-        return {**self.channels[self.channel_id], "id": str(channel_id), "name": f"channel-{channel_id}"}
+        channel = self.guild_channel(channel_id)
+        if channel is not None:
+            return channel
+        base = self.channels.get(self.channel_id) or next(iter(self.channels.values()))
+        return {**base, "id": str(channel_id), "name": f"channel-{channel_id}"}
 
     async def _send_interaction(
         self,
@@ -1755,11 +2722,13 @@ class FakeDiscord:
             "version": 1,
             "channel_id": str(cid),
             "channel": self._channel_payload(cid, guild_id, user_id),
-            "app_permissions": str(discord.Permissions.all().value),
+            "app_permissions": str(
+                self.bot_permissions(cid) if guild_id is not None else discord.Permissions.all().value
+            ),
             "locale": "en-US",
             "entitlements": [],
             "entitlement_sku_ids": [],
-            "attachment_size_limit": 10 * 1024 * 1024,
+            "attachment_size_limit": self.attachment_size_limit,
         }
         if guild_id is not None:
             payload["guild_id"] = str(guild_id)
@@ -1789,6 +2758,7 @@ class FakeDiscord:
         )
         self.interactions[token] = inter
         await self.dispatch("INTERACTION_CREATE", payload)
+        inter.dispatched_at = time.monotonic()
         return inter
 
     def find_command(self, name: str, guild_id: int | None, ctype: int = 1) -> dict[str, Any]:

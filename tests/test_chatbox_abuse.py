@@ -168,7 +168,7 @@ async def test_remix_prompt_with_phone_dashes_is_normalised(tmp_path: Path) -> N
 
 async def test_hostile_prompt_is_shown_without_pings_or_markdown(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
-        prompt = "<@555> <@&777> @here @everyone ```x``` **b** ||s|| [l](https://e.example) " + "y" * 7900
+        prompt = "<@555> <@&777> @here @everyone ```x``` **b** ||s|| [l](https://e.example) " + "y" * 5900
         inter = await h.imagine(prompt)
         assert (await answer(inter)).startswith("Started: ")
         msg = await h.result()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import io
-from collections.abc import AsyncIterator
+import json
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import discord
@@ -16,6 +21,8 @@ from discord.ext import commands
 from tests.fakediscord import (
     ErrorLogCollector,
     FakeDiscord,
+    Refusal,
+    Violation,
     capture_error_logs,
     patch_discord,
     run_bot,
@@ -463,6 +470,9 @@ async def test_rest_errors_surface_as_http_exceptions(env: Env) -> None:
     with pytest.raises(discord.HTTPException) as info:
         await channel.send("x" * 2001)
     assert info.value.code == 50035
+    assert "In content: Must be 2000 or fewer in length." in info.value.text
+    assert [(v.method, v.path) for v in env.fake.violations] == [("POST", "/channels/222/messages")]
+    env.fake.violations.clear()  # provoked on purpose
     with pytest.raises(discord.NotFound):
         await channel.fetch_message(12345)
     msg = await channel.send("keep")
@@ -471,3 +481,738 @@ async def test_rest_errors_surface_as_http_exceptions(env: Env) -> None:
     await msg.delete()
     assert env.fake.messages[msg.id].deleted
     assert env.fake.channel_messages() == []
+
+
+# ------------------------------------------------------------------------------------------------
+# strictness, permissions, faults and token lifetimes of the fake itself
+# ------------------------------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    """A started fake without a bot, for raw REST calls."""
+    async with FakeDiscord() as f:
+        yield f
+
+
+async def api(
+    fake: FakeDiscord,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    files: Sequence[tuple[str, bytes]] = (),
+) -> tuple[int, Any, Mapping[str, str]]:
+    """One raw REST call to the fake, as a bot would make it; returns (status, parsed JSON or None, headers)."""
+    kwargs: dict[str, Any] = {}
+    if files:
+        form = aiohttp.FormData(quote_fields=False)
+        form.add_field("payload_json", json.dumps(body or {}), content_type="application/json")
+        for i, (name, data) in enumerate(files):
+            form.add_field(f"files[{i}]", data, filename=name, content_type="application/octet-stream")
+        kwargs["data"] = form
+    elif body is not None:
+        kwargs["json"] = body
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, fake.api_base + path, headers={"Authorization": "Bot x"}, **kwargs) as resp,
+    ):
+        data = await resp.json(content_type=None) if resp.status != 204 else None
+        return resp.status, data, resp.headers
+
+
+def form_error(code: str, message: str) -> dict[str, Any]:
+    return {"_errors": [{"code": code, "message": message}]}
+
+
+@contextlib.asynccontextmanager
+async def logged_in(fake: FakeDiscord, *cmds: app_commands.Command[Any, Any, Any]) -> AsyncIterator[commands.Bot]:
+    """A bot logged in over REST only (no gateway): enough for ``tree.sync``."""
+    bot = commands.Bot(command_prefix="!", intents=discord.Intents.none())
+    for cmd in cmds:
+        bot.tree.add_command(cmd, guild=discord.Object(GUILD))
+    with patch_discord(fake):
+        await bot.login("fake-token")
+        try:
+            yield bot
+        finally:
+            await bot.close()
+
+
+async def add_guild_command(env: Env, cmd: app_commands.Command[Any, Any, Any]) -> None:
+    env.bot.tree.add_command(cmd, guild=discord.Object(GUILD))
+    await env.bot.tree.sync(guild=discord.Object(GUILD))
+
+
+def text_channel(env: Env, channel_id: int = CHANNEL) -> discord.TextChannel:
+    channel = env.bot.get_channel(channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    return channel
+
+
+def perms_without(*names: str) -> discord.Permissions:
+    perms = discord.Permissions.all()
+    perms.administrator = False
+    for name in names:
+        setattr(perms, name, False)
+    return perms
+
+
+# -- application commands -------------------------------------------------------------------------
+
+
+async def test_sync_refuses_string_option_max_length_over_6000(fake: FakeDiscord) -> None:
+    @app_commands.command(description="make a picture")
+    async def imagine(interaction: discord.Interaction, n: int, prompt: app_commands.Range[str, 1, 8192]) -> None:
+        pass  # pragma: no cover
+
+    async with logged_in(fake, imagine) as bot:
+        with pytest.raises(discord.HTTPException) as info:
+            await bot.tree.sync(guild=discord.Object(GUILD))
+    assert info.value.status == 400 and info.value.code == 50035
+    assert "In 0.options.1.max_length:" in info.value.text
+    assert GUILD not in fake.registered_commands  # nothing registered
+    [violation] = fake.violations
+    assert violation.method == "PUT" and violation.path == f"/applications/333/guilds/{GUILD}/commands"
+    assert violation.errors == {
+        "0": {
+            "options": {
+                "1": {"max_length": form_error("NUMBER_TYPE_MAX", "int value should be less than or equal to 6000.")}
+            }
+        }
+    }
+    with pytest.raises(AssertionError, match="max_length"):
+        fake.assert_clean()
+    fake.violations.clear()
+
+    # the same command within the limits syncs
+    @app_commands.command(name="imagine", description="make a picture")
+    async def imagine_ok(interaction: discord.Interaction, prompt: app_commands.Range[str, 1, 6000]) -> None:
+        pass  # pragma: no cover
+
+    async with logged_in(fake, imagine_ok) as bot:
+        await bot.tree.sync(guild=discord.Object(GUILD))
+    assert [c["name"] for c in fake.registered_commands[GUILD]] == ["imagine"]
+    fake.assert_clean()
+
+
+async def test_command_definition_limits(fake: FakeDiscord) -> None:
+    path = f"/applications/333/guilds/{GUILD}/commands"
+    good = {"name": "ok", "description": "fine", "type": 1}
+
+    async def refused(cmd: dict[str, Any]) -> dict[str, Any]:
+        status, data, _ = await api(fake, "PUT", path, [good, cmd])
+        assert status == 400 and data["code"] == 50035 and data["message"] == "Invalid Form Body", data
+        return data["errors"]["1"]
+
+    assert await refused({"name": "x", "description": "d" * 101}) == {
+        "description": form_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+    }
+    assert await refused({"name": "x", "description": ""}) == {
+        "description": form_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+    }
+    for bad_name in ("Imagine", "has space", "x" * 33, "", "a!"):
+        assert "name" in await refused({"name": bad_name, "description": "d"}), bad_name
+    opts = [
+        {"type": 3, "name": "style", "description": "d", "required": False},
+        {"type": 3, "name": "prompt", "description": "d", "required": True},
+    ]
+    errors = await refused({"name": "x", "description": "d", "options": opts})
+    assert errors == {
+        "options": {
+            "1": {
+                "required": form_error(
+                    "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                    "Required options must be placed before non-required options",
+                )
+            }
+        }
+    }
+    many = [{"type": 3, "name": f"o{i}", "description": "d"} for i in range(26)]
+    assert "options" in await refused({"name": "x", "description": "d", "options": many})
+    choices = [{"name": f"c{i}", "value": f"v{i}"} for i in range(26)]
+    errors = await refused(
+        {"name": "x", "description": "d", "options": [{"type": 3, "name": "o", "description": "d", "choices": choices}]}
+    )
+    assert errors["options"]["0"]["choices"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
+    long_value = [{"name": "c", "value": "v" * 101}]
+    errors = await refused(
+        {
+            "name": "x",
+            "description": "d",
+            "options": [{"type": 3, "name": "o", "description": "d", "choices": long_value}],
+        }
+    )
+    assert "value" in errors["options"]["0"]["choices"]["0"]
+    big = [{"type": 3, "name": f"o{i}", "description": "d" * 100, "choices": choices[:25]} for i in range(25)]
+    errors = await refused({"name": "x", "description": "d", "options": big})  # 25 * (2 + 100 + 25 * 4) > 4000
+    assert errors["_errors"][0]["code"] == "APPLICATION_COMMAND_TOO_LARGE"
+    errors = await refused(
+        {"name": "x", "description": "d", "options": [{"type": 3, "name": "o", "description": "d", "min_length": -1}]}
+    )
+    assert "min_length" in errors["options"]["0"]
+    assert GUILD not in fake.registered_commands  # a PUT with one bad command registers nothing
+    assert len(fake.violations) == 13
+    fake.violations.clear()
+
+    # non-ASCII lowercase letters are fine; 100 chat-input commands are the limit
+    status, _, _ = await api(fake, "PUT", path, [{"name": "größe-日本", "description": "d"}])
+    assert status == 200
+    hundred = [{"name": f"c{i}", "description": "d"} for i in range(100)]
+    status, _, _ = await api(fake, "PUT", path, hundred)
+    assert status == 200 and len(fake.registered_commands[GUILD]) == 100
+    status, data, _ = await api(fake, "PUT", path, [*hundred, {"name": "one-more", "description": "d"}])
+    assert status == 400 and data["code"] == 30032
+    status, data, _ = await api(fake, "POST", path, {"name": "one-more", "description": "d"})
+    assert status == 400 and data["code"] == 30032
+    assert len(fake.violations) == 2
+    fake.violations.clear()
+    fake.assert_clean()
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+
+async def test_embed_limits_use_discords_nested_error_shape(fake: FakeDiscord) -> None:
+    route = f"/channels/{CHANNEL}/messages"
+    status, data, _ = await api(fake, "POST", route, {"embeds": [{"description": "d" * 4000}] * 2})
+    assert status == 400
+    assert data == {
+        "message": "Invalid Form Body",
+        "code": 50035,
+        "errors": {"embeds": form_error("MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000")},
+    }
+    status, data, _ = await api(fake, "POST", route, {"embeds": [{"title": "t"}, {"description": "d" * 4097}]})
+    assert status == 400 and data["errors"] == {
+        "embeds": {"1": {"description": form_error("BASE_TYPE_MAX_LENGTH", "Must be 4096 or fewer in length.")}}
+    }
+    fields = [{"name": "n", "value": ""}, {"name": "n" * 257, "value": "v"}]
+    status, data, _ = await api(fake, "POST", route, {"embeds": [{"fields": fields, "footer": {"text": "f" * 2049}}]})
+    assert status == 400
+    embed_errors = data["errors"]["embeds"]["0"]
+    assert set(embed_errors) == {"fields", "footer"}
+    assert embed_errors["fields"]["0"]["value"]["_errors"][0]["code"] == "BASE_TYPE_BAD_LENGTH"
+    assert embed_errors["fields"]["1"]["name"]["_errors"][0]["code"] == "BASE_TYPE_BAD_LENGTH"
+    assert "text" in embed_errors["footer"]
+    status, data, _ = await api(fake, "POST", route, {"embeds": [{"title": "t"}] * 11})
+    assert status == 400 and data["errors"]["embeds"] == form_error(
+        "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length."
+    )
+    status, data, _ = await api(fake, "POST", route, {"content": "x"}, files=[(f"{i}.txt", b"x") for i in range(11)])
+    assert status == 400 and "files" in data["errors"]
+    status, data, _ = await api(fake, "POST", route, {"embeds": [{"title": "t" * 256, "description": "d" * 4096}]})
+    assert status == 200
+    assert len(fake.violations) == 5 and fake.messages
+    fake.violations.clear()
+
+
+def button(label: str, custom_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": 2, "style": 1, "label": label, "custom_id": custom_id or f"b:{label}"}
+    out.update(extra)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+SELECT = {"type": 3, "custom_id": "s", "options": [{"label": "A", "value": "a"}]}
+
+
+async def test_component_limits(fake: FakeDiscord) -> None:
+    route = f"/channels/{CHANNEL}/messages"
+
+    async def errors_of(components: list[dict[str, Any]]) -> dict[str, Any]:
+        status, data, _ = await api(fake, "POST", route, {"content": "x", "components": components})
+        assert status == 400 and data["code"] == 50035, data
+        return data["errors"]["components"]
+
+    six = [{"type": 1, "components": [button(str(i)) for i in range(6)]}]
+    assert await errors_of(six) == {
+        "0": {"components": form_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")}
+    }
+    shared = [{"type": 1, "components": [SELECT, button("b")]}]
+    assert await errors_of(shared) == {
+        "0": {
+            "components": {
+                "1": form_error("COMPONENT_LAYOUT_WIDTH_EXCEEDED", "The specified component exceeds the maximum width")
+            }
+        }
+    }
+    rows = [{"type": 1, "components": [button(f"{r}-{i}") for i in range(5)]} for r in range(6)]
+    assert (await errors_of(rows))["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
+    dup = [{"type": 1, "components": [button("a", "same"), button("b", "same")]}]
+    assert (await errors_of(dup))["0"]["components"]["1"]["custom_id"]["_errors"][0]["code"] == (
+        "COMPONENT_CUSTOM_ID_DUPLICATED"
+    )
+    assert (
+        "custom_id" in (await errors_of([{"type": 1, "components": [button("a", "c" * 101)]}]))["0"]["components"]["0"]
+    )
+    assert "label" in (await errors_of([{"type": 1, "components": [button("l" * 81)]}]))["0"]["components"]["0"]
+    no_label = {"type": 2, "style": 1, "custom_id": "n"}
+    assert "label" in (await errors_of([{"type": 1, "components": [no_label]}]))["0"]["components"]["0"]
+    link_with_id = {"type": 2, "style": 5, "label": "site", "url": "https://x.test", "custom_id": "l"}
+    assert "custom_id" in (await errors_of([{"type": 1, "components": [link_with_id]}]))["0"]["components"]["0"]
+    link_without_url = {"type": 2, "style": 5, "label": "site"}
+    assert "url" in (await errors_of([{"type": 1, "components": [link_without_url]}]))["0"]["components"]["0"]
+    button_with_url = button("b", url="https://x.test")
+    assert "url" in (await errors_of([{"type": 1, "components": [button_with_url]}]))["0"]["components"]["0"]
+    big_select = {
+        **SELECT,
+        "placeholder": "p" * 151,
+        "max_values": 2,
+        "options": [{"label": "l" * 101, "value": "v"}],
+    }
+    select_errors = (await errors_of([{"type": 1, "components": [big_select]}]))["0"]["components"]["0"]
+    assert set(select_errors) == {"placeholder", "max_values", "options"}
+    too_many = {**SELECT, "options": [{"label": str(i), "value": str(i)} for i in range(26)]}
+    assert "options" in (await errors_of([{"type": 1, "components": [too_many]}]))["0"]["components"]["0"]
+    assert len(fake.violations) == 12
+    fake.violations.clear()
+
+    ok = [
+        {
+            "type": 1,
+            "components": [button(str(i)) for i in range(4)]
+            + [{"type": 2, "style": 2, "custom_id": "e", "emoji": {"name": "🔄"}}],
+        },
+        {"type": 1, "components": [SELECT]},
+        {"type": 1, "components": [{"type": 2, "style": 5, "label": "site", "url": "https://x.test"}]},
+    ]
+    status, data, _ = await api(fake, "POST", route, {"content": "x", "components": ok})
+    assert status == 200, data
+    # an edit is checked against the resulting message
+    mid = data["id"]
+    status, data, _ = await api(fake, "PATCH", f"{route}/{mid}", {"content": "y" * 2001})
+    assert status == 400 and "content" in data["errors"]
+    status, data, _ = await api(fake, "PATCH", f"{route}/{mid}", {"content": ""})
+    assert status == 200  # components remain, so the message is not empty
+    status, data, _ = await api(fake, "POST", route, {"content": ""})
+    assert status == 400 and data["code"] == 50006
+    status, data, _ = await api(fake, "POST", route, {"content": "plain"})
+    plain = data["id"]
+    status, data, _ = await api(fake, "PATCH", f"{route}/{plain}", {"content": ""})
+    assert (status, data["code"]) == (400, 50006)
+    assert fake.messages[int(plain)].content == "plain" and fake.messages[int(plain)].edits == 0  # unchanged
+    assert [v.path for v in fake.violations] == [f"{route}/{mid}", route, f"{route}/{plain}"]
+    fake.violations.clear()
+    fake.assert_clean()
+
+
+async def test_modal_title_over_45_is_refused(env: Env) -> None:
+    outcome: list[Any] = []
+
+    @app_commands.command(description="long modal")
+    async def longmodal(interaction: discord.Interaction) -> None:
+        modal = discord.ui.Modal(title="T" * 46)
+        modal.add_item(discord.ui.TextInput(label="Prompt", custom_id="p"))
+        try:
+            await interaction.response.send_modal(modal)
+        except discord.HTTPException as exc:
+            outcome.append(exc)
+
+    await add_guild_command(env, longmodal)
+    inter = await env.fake.slash("longmodal")
+    await env.fake.wait_for(lambda: outcome)
+    [exc] = outcome
+    assert exc.status == 400 and exc.code == 50035 and "In data.title: Must be between 1 and 45" in exc.text
+    assert inter.response_type is None
+    [violation] = env.fake.violations
+    assert violation.errors == {
+        "data": {"title": form_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 45 in length.")}
+    }
+    env.fake.violations.clear()
+
+
+async def test_modal_component_limits(env: Env) -> None:
+    fake = env.fake
+    inter = await fake.slash("whoami")  # answered by the bot; its token is used below for raw callbacks
+    await inter.wait_response()
+    late = await fake.slash("whoami")
+    await late.wait_response()
+
+    text_input = {
+        "type": 4,
+        "custom_id": "t",
+        "style": 1,
+        "label": "L" * 46,
+        "max_length": 4001,
+        "placeholder": "p" * 101,
+    }
+    modal = {"custom_id": "m", "title": "ok", "components": [{"type": 1, "components": [text_input]}]}
+    inter.response_type = None  # let the fake accept another callback for this interaction
+    status, data, _ = await api(
+        fake, "POST", f"/interactions/{inter.id}/{inter.token}/callback", {"type": 9, "data": modal}
+    )
+    assert status == 400 and data["code"] == 50035
+    errors = data["errors"]["data"]["components"]["0"]["components"]["0"]
+    assert set(errors) == {"label", "max_length", "placeholder"}
+    six = {"custom_id": "m", "title": "ok", "components": [{"type": 10, "content": "x"}] * 6}
+    status, data, _ = await api(
+        fake, "POST", f"/interactions/{inter.id}/{inter.token}/callback", {"type": 9, "data": six}
+    )
+    assert status == 400 and "components" in data["errors"]["data"]
+    assert len(fake.violations) == 2
+    fake.violations.clear()
+
+
+# -- uploads and permissions ----------------------------------------------------------------------
+
+
+async def test_upload_over_the_size_limit_gets_413(env: Env) -> None:
+    fake = env.fake
+    channel = text_channel(env)
+    with pytest.raises(discord.HTTPException) as info:
+        await channel.send(file=discord.File(io.BytesIO(b"x" * (11 * MIB)), "big.png"))
+    assert info.value.status == 413 and info.value.code == 40005
+    assert fake.refusals == [Refusal("POST", f"/channels/{CHANNEL}/messages", 413, 40005)]
+    assert fake.violations == []  # a legitimate outcome, not a malformed request
+    assert fake.channel_messages() == []
+    await channel.send(file=discord.File(io.BytesIO(b"x" * (10 * MIB)), "ok.png"))  # exactly the limit is fine
+
+    fake.attachment_size_limit = 1000
+    inter = await fake.slash("whoami")
+    await inter.wait_response()
+    assert inter.payload["attachment_size_limit"] == 1000
+    status, data, _ = await api(fake, "POST", f"/channels/{CHANNEL}/messages", {}, files=[("a.bin", b"x" * 1001)])
+    assert (status, data) == (413, {"message": "Request entity too large", "code": 40005})
+    assert "413" in fake.dump()
+
+
+async def test_channel_permissions_are_enforced_on_channel_routes(env: Env) -> None:
+    fake = env.fake
+    channel = text_channel(env)
+    route = f"/channels/{CHANNEL}/messages"
+
+    fake.set_bot_permissions(CHANNEL, perms_without("send_messages"))
+    with pytest.raises(discord.Forbidden) as info:
+        await channel.send("hello")
+    assert info.value.code == 50013 and info.value.text == "Missing Permissions"
+
+    fake.set_bot_permissions(CHANNEL, perms_without("attach_files"))
+    await channel.send("text is fine")
+    with pytest.raises(discord.Forbidden) as info:
+        await channel.send("pic", file=discord.File(io.BytesIO(b"png"), "a.png"))
+    assert info.value.code == 50013
+    msg = await channel.send("edit me")
+    with pytest.raises(discord.Forbidden):
+        await msg.edit(attachments=[discord.File(io.BytesIO(b"png"), "a.png")])
+    await msg.edit(content="edited")  # an edit without files is fine
+
+    fake.set_bot_permissions(CHANNEL, perms_without("embed_links"))
+    with pytest.raises(discord.Forbidden) as info:
+        await channel.send(embed=discord.Embed(title="t"))
+    assert info.value.code == 50013
+    with pytest.raises(discord.Forbidden):
+        await msg.edit(embed=discord.Embed(title="t"))
+
+    fake.set_bot_permissions(CHANNEL, perms_without("read_message_history"))
+    with pytest.raises(discord.Forbidden) as info:
+        await channel.send("reply", reference=msg)
+    assert info.value.code == 50013
+
+    fake.set_bot_permissions(CHANNEL, perms_without("view_channel"))
+    with pytest.raises(discord.Forbidden) as info:
+        await channel.send("hello")
+    assert info.value.code == 50001 and info.value.text == "Missing Access"
+    with pytest.raises(discord.Forbidden) as info:
+        await channel.fetch_message(msg.id)
+    assert info.value.code == 50001
+    with pytest.raises(discord.Forbidden):
+        await msg.delete()
+
+    # interaction responses are not subject to the channel's permissions
+    inter = await fake.slash("echo", options={"text": "still", "n": 1, "flag": True})
+    await inter.wait_response()
+    assert inter.content == "still|1|True|None"
+
+    fake.set_bot_permissions(CHANNEL, None)
+    await channel.send("back")
+    assert [(r.method, r.path, r.status, r.code) for r in fake.refusals] == [
+        ("POST", route, 403, 50013),
+        ("POST", route, 403, 50013),
+        ("PATCH", f"{route}/{msg.id}", 403, 50013),
+        ("POST", route, 403, 50013),
+        ("PATCH", f"{route}/{msg.id}", 403, 50013),
+        ("POST", route, 403, 50013),
+        ("POST", route, 403, 50001),
+        ("GET", f"{route}/{msg.id}", 403, 50001),
+        ("DELETE", f"{route}/{msg.id}", 403, 50001),
+    ]
+    assert fake.violations == []
+    assert "Missing Access" in fake.dump()
+
+
+async def test_threads_need_send_messages_in_threads(env: Env) -> None:
+    fake = env.fake
+    thread_id = 777_000_000_000_000_001
+    fake.add_thread(thread_id, "art", parent_id=CHANNEL)
+    guild = env.bot.get_guild(GUILD)
+    assert guild is not None
+    thread = await fake.wait_for(lambda: guild.get_thread(thread_id))
+    assert isinstance(thread, discord.Thread) and thread.parent_id == CHANNEL and thread.name == "art"
+
+    fake.set_bot_permissions(thread_id, perms_without("send_messages_in_threads"))
+    with pytest.raises(discord.Forbidden) as info:
+        await thread.send("hi")
+    assert info.value.code == 50013
+    fake.set_bot_permissions(thread_id, perms_without("send_messages"))  # not needed in a thread
+    sent = await thread.send("hi")
+    assert fake.messages[sent.id].channel_id == thread_id and fake.messages[sent.id].guild_id == GUILD
+
+    # a thread inherits its parent's permissions unless it has its own
+    fake.set_bot_permissions(thread_id, None)
+    fake.set_bot_permissions(CHANNEL, perms_without("view_channel"))
+    with pytest.raises(discord.Forbidden) as info:
+        await thread.send("hi")
+    assert info.value.code == 50001
+    fake.set_bot_permissions(CHANNEL, None)
+
+    inter = await fake.slash("echo", channel_id=thread_id, options={"text": "in thread", "n": 1, "flag": True})
+    await inter.wait_response()
+    assert inter.payload["channel"]["type"] == 11
+    assert inter.message is not None and inter.message.channel_id == thread_id
+
+    # threads present at login come with GUILD_CREATE
+    assert thread_id in {int(t["id"]) for t in fake._guild_create_payload()["threads"]}
+
+
+async def test_app_permissions_follow_set_bot_permissions(env: Env) -> None:
+    fake = env.fake
+    seen: list[discord.Permissions] = []
+
+    @app_commands.command(description="perms")
+    async def perms(interaction: discord.Interaction) -> None:
+        seen.append(interaction.app_permissions)
+        await interaction.response.send_message("ok", ephemeral=True)
+
+    await add_guild_command(env, perms)
+    inter = await fake.slash("perms")
+    await inter.wait_response()
+    assert int(inter.payload["app_permissions"]) == discord.Permissions.all().value
+
+    limited = discord.Permissions(view_channel=True, send_messages=True)
+    fake.set_bot_permissions(CHANNEL, limited)
+    inter = await fake.slash("perms")
+    await inter.wait_response()
+    assert inter.payload["app_permissions"] == str(limited.value)
+    assert seen[-1] == limited and not seen[-1].attach_files
+
+    fake.set_bot_permissions(CHANNEL, 0)
+    inter = await fake.slash("perms")
+    await inter.wait_response()  # the interaction response goes through even with no permissions at all
+    assert seen[-1].value == 0
+
+    fake.set_bot_permissions(CHANNEL, None)
+    inter = await fake.slash("perms")
+    await inter.wait_response()
+    assert seen[-1] == discord.Permissions.all()
+
+
+async def test_deleted_channel_gives_unknown_channel(env: Env) -> None:
+    fake = env.fake
+    side = 223
+    fake.add_channel(side, "side")
+    channel = await fake.wait_for(lambda: env.bot.get_channel(side))
+    assert isinstance(channel, discord.TextChannel)
+    before = await channel.send("before")
+    fake.delete_channel(side)
+    await fake.wait_for(lambda: env.bot.get_channel(side) is None)
+    with pytest.raises(discord.NotFound) as info:
+        await channel.send("after")
+    assert info.value.code == 10003 and info.value.text == "Unknown Channel"
+    with pytest.raises(discord.NotFound) as info:
+        await before.edit(content="edited")
+    assert info.value.code == 10003
+    status, data, _ = await api(fake, "GET", f"/channels/{side}")
+    assert (status, data["code"]) == (404, 10003)
+    assert fake.violations == [] and fake.refusals == []
+
+
+# -- fault injection ------------------------------------------------------------------------------
+
+
+async def test_injected_429_makes_discord_py_wait_and_retry(env: Env) -> None:
+    fake = env.fake
+    channel = text_channel(env)
+    fault = fake.inject_fault("POST", rf"^/channels/{CHANNEL}/messages$", status=429, retry_after=0.6)
+    started = time.monotonic()
+    msg = await channel.send("after the rate limit")
+    elapsed = time.monotonic() - started
+    assert 0.6 <= elapsed < 3.0, elapsed
+    assert fault.hits == 1 and fault not in fake.faults
+    assert fake.messages[msg.id].content == "after the rate limit"
+    posts = fake.calls_to("POST", rf"^/channels/{CHANNEL}/messages$")
+    assert [(c.status, c.injected) for c in posts] == [(429, True), (200, False)]
+
+    fake.inject_fault(path=r"^/channels/1/", status=429)
+    status, data, headers = await api(fake, "POST", "/channels/1/messages", {})
+    assert status == 429 and data == {"message": "You are being rate limited.", "retry_after": 1.0, "global": False}
+    assert headers["Retry-After"] == "1" and headers["X-RateLimit-Remaining"] == "0"
+    assert headers["X-RateLimit-Scope"] == "user" and float(headers["X-RateLimit-Reset-After"]) == 1.0
+    assert {"X-RateLimit-Limit", "X-RateLimit-Reset", "X-RateLimit-Bucket", "Via"} <= set(headers)
+    fake.inject_fault(path=r"^/channels/1/", status=429, retry_after=2.5, global_=True)
+    status, data, headers = await api(fake, "POST", "/channels/1/messages", {})
+    assert data["global"] is True and headers["X-RateLimit-Scope"] == "global" and headers["Retry-After"] == "3"
+    assert "4xx answers" not in fake.dump()  # injected answers are not listed as the fake's own refusals
+
+
+async def test_injected_500_is_retried_by_discord_py(env: Env) -> None:
+    fake = env.fake
+    channel = text_channel(env)
+    fault = fake.inject_fault("POST", r"/messages$", status=500)
+    started = time.monotonic()
+    msg = await channel.send("after a blip")
+    assert time.monotonic() - started >= 1.0  # discord.py sleeps 1 s before the first retry
+    assert fault.hits == 1 and fake.messages[msg.id].content == "after a blip"
+
+    # 503 is not in discord.py's retry set for bot routes: DiscordServerError at once
+    fake.inject_fault("POST", r"/messages$", status=503)
+    with pytest.raises(discord.DiscordServerError) as info:
+        await channel.send("no retry")
+    assert info.value.status == 503 and "Service Unavailable" in info.value.text
+    # 403 / 404 faults look like Discord's own
+    fake.inject_fault("POST", r"/messages$", status=403, code=50013, message="Missing Permissions")
+    with pytest.raises(discord.Forbidden) as forbidden:
+        await channel.send("x")
+    assert forbidden.value.code == 50013
+    fake.inject_fault("GET", r"/messages/\d+$", status=404, code=10008, message="Unknown Message")
+    with pytest.raises(discord.NotFound) as not_found:
+        await channel.fetch_message(msg.id)
+    assert not_found.value.code == 10008
+    # an interaction followup (webhook route) is retried on 500 as well
+    fake.inject_fault("POST", r"^/webhooks/", status=500)
+    inter = await fake.slash("work")
+    await inter.wait_followups(1)
+    await fake.wait_message(lambda m: m.content == "progress 100%")
+    assert [c.status for c in fake.calls_to("POST", r"^/webhooks/")] == [500, 200]
+    assert fake.refusals == [] and fake.faults == []
+
+
+async def test_fault_count_method_removal_and_hold(fake: FakeDiscord) -> None:
+    forever = fake.inject_fault("GET", r"^/users/@me$", status=502, count=None)
+    for _ in range(3):
+        status, data, _ = await api(fake, "GET", "/users/@me")
+        assert (status, data) == (502, {"message": "502: Bad Gateway", "code": 0})
+    status, _, _ = await api(fake, "POST", "/users/@me/channels", {"recipient_id": "444"})
+    assert status == 200  # other method / path
+    assert forever.hits == 3
+    forever.remove()
+    assert (await api(fake, "GET", "/users/@me"))[0] == 200
+    fake.inject_fault(status=500, count=None)
+    fake.clear_faults()
+    assert (await api(fake, "GET", "/users/@me"))[0] == 200
+
+    # hold_s without a status stalls, then handles the request normally
+    stall = fake.inject_fault("POST", rf"/channels/{CHANNEL}/messages$", status=None, hold_s=0.5)
+    started = time.monotonic()
+    status, data, _ = await api(fake, "POST", f"/channels/{CHANNEL}/messages", {"content": "late"})
+    assert status == 200 and data["content"] == "late"
+    assert time.monotonic() - started >= 0.5 and stall.hits == 1
+    # hold_s with a status stalls, then answers the fault
+    fake.inject_fault("POST", r"/messages$", status=500, hold_s=0.3)
+    started = time.monotonic()
+    assert (await api(fake, "POST", f"/channels/{CHANNEL}/messages", {"content": "x"}))[0] == 500
+    assert time.monotonic() - started >= 0.3
+    assert [c.status for c in fake.calls[-2:]] == [200, 500] and fake.calls[-1].injected
+    assert len(fake.channel_messages()) == 1
+
+
+async def test_stop_does_not_wait_for_held_requests() -> None:
+    fake = FakeDiscord()
+    await fake.start()
+    fake.inject_fault("GET", r"^/users/@me$", status=None, hold_s=30)
+    held = asyncio.create_task(api(fake, "GET", "/users/@me"))
+    await fake.wait_for(lambda: fake.calls)
+    started = time.monotonic()
+    await fake.stop()
+    assert time.monotonic() - started < 5
+    assert (await held)[0] == 503
+
+
+async def test_hold_stalls_the_bot(env: Env) -> None:
+    channel = text_channel(env)
+    env.fake.inject_fault("POST", rf"/channels/{CHANNEL}/messages$", status=None, hold_s=0.5)
+    task = asyncio.create_task(channel.send("held"))
+    await asyncio.sleep(0.3)
+    assert not task.done() and env.fake.channel_messages() == []
+    msg = await task
+    assert env.fake.messages[msg.id].content == "held"
+
+
+# -- interaction token lifetimes -----------------------------------------------------------------
+
+
+async def test_late_initial_response_gets_unknown_interaction(env: Env) -> None:
+    fake = env.fake
+    fake.initial_response_s = 0.3
+    outcome: list[Any] = []
+
+    @app_commands.command(description="slow")
+    async def slow(interaction: discord.Interaction) -> None:
+        await asyncio.sleep(0.6)
+        try:
+            await interaction.response.send_message("too late")
+        except discord.NotFound as exc:
+            outcome.append(exc)
+
+    await add_guild_command(env, slow)
+    inter = await fake.slash("slow")
+    await fake.wait_for(lambda: outcome)
+    assert outcome[0].code == 10062 and outcome[0].text == "Unknown interaction"
+    assert inter.late and inter.response_type is None and not inter.responded.is_set()
+    quick = await fake.slash("echo", options={"text": "quick", "n": 1, "flag": True})
+    await quick.wait_response()  # within the limit
+    assert fake.violations == [] and "10062" in fake.dump()
+
+
+async def test_expired_interaction_token_gets_unknown_webhook(env: Env) -> None:
+    fake = env.fake
+    fake.interaction_token_ttl_s = 0.4
+    outcome: list[Any] = []
+
+    @app_commands.command(description="very slow")
+    async def glacial(interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        await asyncio.sleep(0.6)
+        try:
+            await interaction.followup.send("finally")
+        except discord.NotFound as exc:
+            outcome.append(exc)
+
+    await add_guild_command(env, glacial)
+    inter = await fake.slash("glacial")
+    await fake.wait_for(lambda: outcome)
+    assert outcome[0].code == 10015 and outcome[0].text == "Unknown Webhook"
+    assert inter.followups == [] and inter.message is not None and inter.message.loading
+
+    echo = await fake.slash("echo", options={"text": "e", "n": 1, "flag": True})
+    await echo.wait_response()
+    status, data, _ = await api(fake, "GET", f"/webhooks/333/{echo.token}/messages/@original")
+    assert status == 200 and data["content"] == "e|1|True|None"
+    await asyncio.sleep(0.5)
+    status, data, _ = await api(fake, "PATCH", f"/webhooks/333/{echo.token}/messages/@original", {"content": "x"})
+    assert (status, data["code"]) == (404, 10015)
+    assert echo.content == "e|1|True|None"
+
+
+# -- violations -----------------------------------------------------------------------------------
+
+
+async def test_violations_fail_assert_clean_even_when_the_bot_swallows_them(env: Env) -> None:
+    fake = env.fake
+    channel = text_channel(env)
+    with contextlib.suppress(discord.HTTPException):  # a careless bot swallowing the error
+        await channel.send(embed=discord.Embed(description="d" * 4097))
+    [violation] = fake.violations
+    assert violation == Violation(
+        "POST",
+        f"/channels/{CHANNEL}/messages",
+        {"embeds": {"0": {"description": form_error("BASE_TYPE_MAX_LENGTH", "Must be 4096 or fewer in length.")}}},
+    )
+    with pytest.raises(AssertionError, match=r"embeds\.0\.description: Must be 4096 or fewer"):
+        fake.assert_clean()
+    assert "embeds.0.description" in fake.dump()
+    fake.expect_violations = True
+    fake.assert_clean()
+    fake.expect_violations = False
+    fake.violations.clear()
+    fake.assert_clean()

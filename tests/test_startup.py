@@ -9,9 +9,13 @@ import io
 import logging
 import os
 import re
+import shutil
 import signal
+import socket
 import sqlite3
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -20,8 +24,17 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.__main__ import EXIT_CONFIG, OneLineFormatter, RedactFilter, app_context, setup_logging
+from bot.__main__ import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_UNREACHABLE,
+    OneLineFormatter,
+    RedactFilter,
+    app_context,
+    setup_logging,
+)
 from bot.config import Settings
+from bot.db import Database, DatabaseError
 from bot.legnext.simulator import running_simulator
 from tests.fakediscord import FakeDiscord, run_bot
 from tests.harness import FAST_DURATIONS, GUILD, make_settings
@@ -189,6 +202,8 @@ async def test_logs_in_syncs_to_the_guild_and_stops_cleanly_on_a_signal(tmp_path
         fake.assert_clean()
     lines = assert_one_line_per_event(bp.stderr)
     assert not errors_in(lines), bp.stderr
+    assert not [line for line in lines if " WARNING " in line], bp.stderr  # no voice-library warnings either
+    assert any(line.endswith(" bot.app: Legnext API key accepted: 100000 points available") for line in lines)
     assert any(f"received {sig.name}" in line for line in lines), bp.stderr
     assert lines[-1].endswith(" bot: stopped"), bp.stderr
     # the database was created and migrated where the config said
@@ -368,29 +383,203 @@ async def test_a_refused_discord_token_exits_nonzero_with_one_clear_line(tmp_pat
     assert "Traceback" not in stderr
 
 
-# ------------------------------------------------------------------------------------------------ other failures
+# ------------------------------------------------------------------------------------------------ 6. start-up failures
 
 
-async def test_an_unusable_database_path_is_one_line_not_a_traceback(tmp_path: Path) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder", encoding="utf-8")
-    config = write_config(tmp_path, database=blocker / "bot.sqlite3")
-    rc, stderr = await run_to_exit(config)
-    assert rc not in (0, EXIT_CONFIG), stderr
-    lines = assert_one_line_per_event(stderr)
-    assert len(errors_in(lines)) == 1 and str(blocker) in errors_in(lines)[0], stderr
+def closed_port() -> int:
+    """A local TCP port nothing listens on: a connection to it is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def the_error(stderr: str, *secrets: str) -> str:
+    """The single ERROR/CRITICAL line of a failed start: the last line, one event per line, no traceback."""
+    lines = assert_one_line_per_event(stderr, secrets=SECRETS + secrets)
+    errors = errors_in(lines)
+    assert len(errors) == 1, f"expected exactly one error line:\n{stderr}"
+    assert errors[0] == lines[-1], f"the error line must be the last one:\n{stderr}"
+    assert "Traceback" not in stderr, stderr
+    return errors[0]
+
+
+async def make_bot_db(path: Path, padding_kb: int = 0) -> None:
+    """A database as the bot leaves it (migrated, WAL checkpointed away), with `padding_kb` of rows in meta."""
+    async with Database(path) as db:
+        for i in range(padding_kb):
+            await db.set_meta(f"padding-{i}", "x" * 1000)
+    assert not path.with_name(path.name + "-wal").exists()
+
+
+@contextlib.contextmanager
+def read_only(folder: Path, file: Path) -> Iterator[None]:
+    """chmod 0444 on the file and 0555 on its folder (no -wal/-shm can be made); as root, whom permissions do not
+    stop, the two are made immutable as well (chattr +i), or the test is skipped."""
+    file.chmod(0o444)
+    folder.chmod(0o555)
+    immutable: list[Path] = []
+    try:
+        if os.geteuid() == 0:
+            chattr = shutil.which("chattr")
+            for p in (file, folder):
+                if chattr is None or subprocess.run([chattr, "+i", str(p)], capture_output=True).returncode:
+                    pytest.skip("running as root and chattr +i is not available: nothing is read-only for root")
+                immutable.append(p)
+        yield
+    finally:
+        for p in reversed(immutable):
+            subprocess.run([str(shutil.which("chattr")), "-i", str(p)], check=False)
+        folder.chmod(0o755)
+        file.chmod(0o644)
+
+
+DB_CASES = {
+    "garbage": "file is not a database (corrupt or not SQLite)",
+    "truncated": "the database file is damaged",
+    "read-only": "read-only",
+    "a-directory": "the path is a directory, not a file",
+    "under-a-file": "is a file, not a folder",
+}
+
+
+@pytest.mark.parametrize("case", list(DB_CASES))
+async def test_an_unusable_database_stops_the_start_with_exit_2_and_one_line(tmp_path: Path, case: str) -> None:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    db = folder / "bot.sqlite3"
+    with contextlib.ExitStack() as stack:
+        if case == "garbage":
+            db.write_bytes(os.urandom(64 * 1024))
+        elif case == "truncated":
+            await make_bot_db(db, padding_kb=200)
+            data = db.read_bytes()
+            db.write_bytes(data[: len(data) // 2])
+        elif case == "read-only":
+            await make_bot_db(db)
+            stack.enter_context(read_only(folder, db))
+        elif case == "a-directory":
+            db.mkdir()
+        else:
+            (folder / "a-file").write_text("not a folder", encoding="utf-8")
+            db = folder / "a-file" / "bot.sqlite3"
+        # valid addresses: the database is checked before anything is sent to Discord or to the API
+        async with running_simulator() as sim, FakeDiscord(guild_id=GUILD) as fake:
+            config = write_config(tmp_path, api_base=fake.api_base, gateway=fake.gateway_url, sim_url=sim.base_url,
+                                  database=db)
+            started = time.monotonic()
+            rc, stderr = await run_to_exit(config)
+            elapsed = time.monotonic() - started
+            assert not fake.calls and not sim.requests, stderr
+    assert rc == EXIT_CONFIG, stderr
+    assert elapsed < 10, f"took {elapsed:.1f}s:\n{stderr}"
+    line = the_error(stderr)
+    assert f"cannot open the database {db}: " in line, line
+    assert DB_CASES[case] in line, line
+
+
+async def test_a_database_that_fails_its_checks_is_closed_again(tmp_path: Path) -> None:
+    """In-process: the connection's worker thread must not outlive a failed open (it kept the process alive)."""
+    path = tmp_path / "garbage.sqlite3"
+    path.write_bytes(b"\x01" * 8192)
+    before = set(threading.enumerate())
+    db = Database(path)
+    with pytest.raises(DatabaseError) as info:
+        await db.open()
+    assert info.value.path == str(path)
+    assert str(info.value) == f"cannot open the database {path}: file is not a database (corrupt or not SQLite)"
+    started = [t for t in threading.enumerate() if t not in before]
+    for thread in started:
+        await asyncio.to_thread(thread.join, 2)
+    assert not [t for t in started if t.is_alive()], "the database's worker thread is still running"
 
 
 async def test_unreachable_discord_is_one_line_not_a_traceback(tmp_path: Path) -> None:
-    # nothing listens on the discard port: the connection is refused at once
-    rc, stderr = await run_to_exit(write_config(tmp_path))
-    assert rc not in (0, EXIT_CONFIG), stderr
-    lines = assert_one_line_per_event(stderr)
-    errors = errors_in(lines)
-    assert len(errors) == 1 and "127.0.0.1:9" in errors[0], stderr
+    port = closed_port()
+    async with running_simulator() as sim:
+        config = write_config(tmp_path, api_base=f"http://127.0.0.1:{port}/api/v10",
+                              gateway=f"ws://127.0.0.1:{port}/gateway", sim_url=sim.base_url)
+        started = time.monotonic()
+        rc, stderr = await run_to_exit(config)
+    assert rc == EXIT_UNREACHABLE, stderr
+    assert time.monotonic() - started < 15
+    line = the_error(stderr)
+    assert line.endswith(f" bot: cannot reach Discord at http://127.0.0.1:{port}/api/v10: connection refused"), line
 
 
-# ------------------------------------------------------------------------------------------------ 6. logging
+async def test_an_unreachable_gateway_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    port = closed_port()
+    async with running_simulator() as sim, FakeDiscord(guild_id=GUILD) as fake:
+        config = write_config(tmp_path, api_base=fake.api_base, gateway=f"ws://127.0.0.1:{port}/gateway",
+                              sim_url=sim.base_url)
+        started = time.monotonic()
+        rc, stderr = await run_to_exit(config)
+    assert rc == EXIT_UNREACHABLE, stderr
+    assert time.monotonic() - started < 15
+    line = the_error(stderr)
+    assert line.endswith(f" bot: cannot reach Discord at ws://127.0.0.1:{port}/gateway: connection refused"), line
+
+
+async def test_a_guild_the_bot_is_not_in_stops_the_start_naming_it(tmp_path: Path) -> None:
+    other = 999_888_777
+    async with running_simulator() as sim, FakeDiscord(guild_id=GUILD) as fake:
+        config = write_config(tmp_path, api_base=fake.api_base, gateway=fake.gateway_url, sim_url=sim.base_url,
+                              guild_ids=(GUILD, other))
+        started = time.monotonic()
+        rc, stderr = await run_to_exit(config)
+        refused = fake.calls_to("PUT", rf"/guilds/{other}/commands$")
+        assert [(c.status, c.code) for c in refused] == [(403, 50001)], stderr
+        fake.assert_clean()
+    assert rc == EXIT_CONFIG, stderr
+    assert time.monotonic() - started < 15
+    assert the_error(stderr).endswith(
+        f" bot: the bot is not in guild {other} (discord.guild_ids): invite it first, or remove the id")
+
+
+async def test_refused_command_definitions_stop_the_start_with_discords_text(tmp_path: Path) -> None:
+    async with running_simulator() as sim, FakeDiscord(guild_id=GUILD) as fake:
+        fake.inject_fault("PUT", rf"/guilds/{GUILD}/commands$", status=400, code=50035, message="Invalid Form Body")
+        config = write_config(tmp_path, api_base=fake.api_base, gateway=fake.gateway_url, sim_url=sim.base_url)
+        rc, stderr = await run_to_exit(config)
+    assert rc == EXIT_FAILURE, stderr
+    line = the_error(stderr)
+    assert line.endswith(" bot: Discord refused the slash commands: Invalid Form Body (HTTP 400, code 50035)"), line
+
+
+async def test_a_refused_legnext_key_stops_the_start_with_exit_2(tmp_path: Path) -> None:
+    right_key = "the-right-legnext-key-777"
+    async with running_simulator(api_key=right_key) as sim, FakeDiscord(guild_id=GUILD) as fake:
+        config = write_config(tmp_path, api_base=fake.api_base, gateway=fake.gateway_url, sim_url=sim.base_url)
+        started = time.monotonic()
+        rc, stderr = await run_to_exit(config)
+        assert [(r.method, r.path, r.status) for r in sim.requests] == [("GET", "/account/balance", 401)]
+        assert GUILD not in fake.registered_commands, "the key is checked before the commands are synced"
+    assert rc == EXIT_CONFIG, stderr
+    assert time.monotonic() - started < 15
+    line = the_error(stderr, right_key)
+    assert line.endswith(" bot: Legnext refused the API key (legnext.api_key / LEGNEXT_API_KEY)"), line
+
+
+async def test_an_unreachable_legnext_api_only_warns_and_the_bot_starts(tmp_path: Path) -> None:
+    port = closed_port()
+    async with FakeDiscord(guild_id=GUILD) as fake:
+        config = write_config(tmp_path, api_base=fake.api_base, gateway=fake.gateway_url,
+                              sim_url=f"http://127.0.0.1:{port}/api")
+        started = time.monotonic()
+        async with bot_process(config) as bp:
+            await bp.wait_line("logged in as")
+            assert time.monotonic() - started < 10, "the key check must not hold the start up"
+            assert {"imagine", "settings"} <= {c["name"] for c in fake.registered_commands[GUILD]}
+            assert await bp.stop() == 0, bp.stderr
+        fake.assert_clean()
+    lines = assert_one_line_per_event(bp.stderr)
+    assert not errors_in(lines), bp.stderr
+    warnings = [line for line in lines if " WARNING " in line]
+    assert len(warnings) == 1, bp.stderr
+    assert f" bot.app: could not check the Legnext API key at http://127.0.0.1:{port}/api (" in warnings[0]
+    assert "starting anyway" in warnings[0]
+
+
+# ------------------------------------------------------------------------------------------------ 7. logging
 
 
 @pytest.fixture

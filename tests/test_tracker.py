@@ -90,7 +90,8 @@ async def test_tracker_honours_retry_after_and_times_out_stuck_jobs(tmp_path: Pa
             shown.append(job)
 
     cfg = JobsConfig(poll_min_s=0.02, poll_max_s=0.05, timeout_image_s=0.6)
-    async with running_simulator() as sim, Database(tmp_path / "t.db") as db:
+    # the time-out counts from when the API started the job: a short wait in its queue first
+    async with running_simulator(durations={"diffusion": 1.0}) as sim, Database(tmp_path / "t.db") as db:
         async with LegnextClient(base_url=sim.base_url, api_key="k", read_retries=0) as api:
             repo = JobRepo(db)
             tracker = Tracker(api, repo, cfg, show)

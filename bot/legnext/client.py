@@ -225,8 +225,15 @@ class LegnextClient:
         data = await self._get(f"/v1/job/{job_id}")
         return m.Job.model_validate(data if isinstance(data, dict) else {})
 
-    async def balance(self) -> m.Balance:
-        data = await self._get("/account/balance")
+    async def balance(self, *, retries: int | None = None) -> m.Balance:
+        """The account's balance. `retries` replaces `read_retries` for this one read (the start-up check uses 1)."""
+        client = self
+        if retries is not None and retries != self.read_retries:
+            import copy
+
+            client = copy.copy(self)  # same HTTP client and key; only the retry budget differs
+            client.read_retries = max(0, retries)
+        data = await client._get("/account/balance")
         return m.Balance.model_validate(data if isinstance(data, dict) else {})
 
     # one method per endpoint ------------------------------------------------------------------------------------

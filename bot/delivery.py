@@ -1,0 +1,139 @@
+"""Delivery that cannot be lost: a finished job stays owed (in the database) until Discord accepted its final message.
+
+`Delivery.owe(job)` hands over a finished job; `start()` picks up every owed job left by an earlier run (a crash, a
+kill, a deploy). Each attempt calls `attempt(job, links_only)`, which shows the job and raises one of the exceptions
+below to say what went wrong. A failed attempt is retried with exponential backoff (honouring Discord's
+`retry_after`); a result too large to attach is shown as links; a job that can never be shown (its channel is gone)
+is given up with a log line and counted, and so is one still failing after `delivery_give_up_s`. No Discord here:
+the presenter translates Discord's answers into these exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.config import JobsConfig
+from bot.repo import JobRecord, JobRepo
+from bot.schedule import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryFailed(Exception):
+    """Showing the job failed for now; try again later (after `retry_after` seconds when Discord said so)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class AttachmentsRefused(DeliveryFailed):
+    """Discord refused the files (too large, or no Attach Files permission): show the result as links instead."""
+
+
+class CannotDeliver(Exception):
+    """The job can never be shown (its channel is gone): stop trying."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+Attempt = Callable[[JobRecord, bool], Awaitable[None]]
+
+BASE_DELAY_S = 1.0
+
+
+class Delivery:
+    def __init__(self, repo: JobRepo, cfg: JobsConfig, attempt: Attempt, *, concurrency: int = 4) -> None:
+        self.repo = repo
+        self.cfg = cfg
+        self.attempt = attempt
+        self._links_only: set[int] = set()
+        self._scheduler = Scheduler("delivery", self._deliver, concurrency=concurrency)
+        # figures for the operator and the benchmark
+        self.attempts = 0
+        self.delivered = 0
+        self.given_up = 0
+
+    async def start(self) -> None:
+        owed = await self.repo.owed()
+        for job in owed:
+            self._scheduler.schedule(job.id)
+        if owed:
+            log.info("delivering %d finished jobs left by the last run", len(owed))
+        never = await self.repo.undeliverable_count()
+        if never:
+            log.warning("%d finished jobs could never be shown (their channel is gone, or Discord kept refusing); "
+                        "see the jobs table's undeliverable column", never)
+        self._scheduler.start()
+
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Let deliveries under way finish for `grace_s`; whatever is left stays owed for the next start."""
+        await self._scheduler.stop(grace_s)
+
+    def owe(self, job: JobRecord) -> None:
+        self._scheduler.schedule(job.id)
+
+    @property
+    def waiting(self) -> int:
+        return self._scheduler.pending
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds before attempt `attempt + 1`: 1, 2, 4, ... up to `delivery_retry_max_s`, with jitter."""
+        delay = min(self.cfg.delivery_retry_max_s, BASE_DELAY_S * 2.0 ** max(0, attempt - 1))
+        return float(delay * random.uniform(0.75, 1.0))
+
+    async def _deliver(self, local_id: int) -> None:
+        job = await self.repo.get(local_id)
+        if job is None or not job.owed:
+            self._links_only.discard(local_id)
+            return
+        attempts = job.delivery_attempts + 1
+        job = await self.repo.update(job.id, delivery_attempts=attempts)
+        self.attempts += 1
+        links_only = local_id in self._links_only
+        try:
+            await self.attempt(job, links_only)
+        except CannotDeliver as e:
+            await self._give_up(job, e.reason)
+            return
+        except AttachmentsRefused as e:
+            if not links_only:
+                log.info("job %d: Discord refused the files (%s); showing links instead", job.id, e.reason)
+                self._links_only.add(local_id)
+                self._scheduler.schedule(local_id)
+                return
+            await self._retry(job, attempts, e)
+            return
+        except DeliveryFailed as e:
+            await self._retry(job, attempts, e)
+            return
+        self._links_only.discard(local_id)
+        try:
+            await self.repo.update(job.id, delivered_at=time.time(), shown_status=job.status)
+        except KeyError:  # the record was deleted meanwhile (by an operator): nothing is owed any more
+            log.info("job %d was shown, but its record is gone", job.id)
+            return
+        self.delivered += 1
+        if attempts > 1:
+            log.info("job %d shown after %d attempts", job.id, attempts)
+
+    async def _retry(self, job: JobRecord, attempts: int, e: DeliveryFailed) -> None:
+        failing_for = time.time() - (job.finished_at or job.updated_at)
+        if failing_for > self.cfg.delivery_give_up_s:
+            await self._give_up(job, f"still failing after {attempts} attempts: {e.reason}")
+            return
+        delay = max(e.retry_after or 0.0, self.backoff(attempts))
+        log.info("job %d not shown yet (%s); attempt %d, next in %.1fs", job.id, e.reason, attempts, delay)
+        self._scheduler.schedule(job.id, delay)
+
+    async def _give_up(self, job: JobRecord, reason: str) -> None:
+        self._links_only.discard(job.id)
+        await self.repo.update(job.id, undeliverable=reason[:500])
+        self.given_up += 1
+        log.warning("job %d (%s, %s) can't be shown and is given up: %s", job.id, job.job_id, job.status, reason)
