@@ -1,31 +1,14 @@
-"""A local, faithful simulator of the Legnext AI REST API (Midjourney jobs).
+"""The simulated account: :class:`SimulatorCore` holds its state, clock, knobs and the job lifecycle
+(planning of each endpoint, scheduling, completion and failure, webhook callbacks).
 
-It lets an operator try the bot without spending credits and is the backbone of the tests.
-Run it with ``python -m bot.legnext.simulator --port 8787`` and point the bot's
-``legnext.base_url`` at ``http://127.0.0.1:8787/api``.
-
-What it imitates (see ``/work/shared/reference/legnext-notes.md``):
-
-* every submit endpoint with the documented validation (camelCase keys, ranges, enums);
-* the job object, its lifecycle ``pending -> processing -> completed/failed`` computed lazily
-  from a scalable clock, at most six jobs processing at once;
-* points frozen at submit, consumed on completion, refunded on failure;
-* model rules (V8/V8.1 have no upscale/pan/inpaint/outpaint, V8.1 rejects some parameters,
-  enhance only for ``--v 7 --draft`` grids) and the three-day follow-up window;
-* result files it serves itself (real PNGs, a tiny MP4), with signed-looking URLs;
-* webhook callbacks ``{"timestamp": ms, "data": job}``.
-
-Knobs for tests (errors, hangs, failures, stuck jobs, refused words, ageing) exist both as
-Python methods on :class:`Simulator` and over HTTP under ``/_sim/`` (no API key needed).
+Serving it over HTTP is :mod:`bot.legnext.simulator.http`'s job.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import hmac
 import json
@@ -33,390 +16,58 @@ import logging
 import math
 import random
 import re
-import signal
-import struct
-import sys
 import time
 import uuid
-import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeGuard
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-log = logging.getLogger(__name__)
-
-JSONDict = dict[str, Any]
-
-DEFAULT_DURATIONS: dict[str, float] = {
-    "diffusion": 35.0,
-    "upscale": 60.0,
-    "variation": 40.0,
-    "reroll": 35.0,
-    "blend": 40.0,
-    "describe": 8.0,
-    "shorten": 6.0,
-    "pan": 60.0,
-    "outpaint": 60.0,
-    "inpaint": 60.0,
-    "remix": 45.0,
-    "edit": 60.0,
-    "upload_paint": 60.0,
-    "retexture": 60.0,
-    "remove_background": 20.0,
-    "enhance": 40.0,
-    "video_diffusion": 155.0,
-    "extend_video": 155.0,
-    "video_upscale": 240.0,
-    "enhance_upscale": 60.0,
-}
-
-#: endpoint name (after ``/api/v1/``) -> task_type
-ENDPOINTS: dict[str, str] = {
-    "diffusion": "diffusion",
-    "variation": "variation",
-    "upscale": "upscale",
-    "reroll": "reroll",
-    "blend": "blend",
-    "describe": "describe",
-    "shorten": "shorten",
-    "pan": "pan",
-    "outpaint": "outpaint",
-    "inpaint": "inpaint",
-    "remix": "remix",
-    "edit": "edit",
-    "upload-paint": "upload_paint",
-    "retexture": "retexture",
-    "remove-background": "remove_background",
-    "enhance": "enhance",
-    "video-diffusion": "video_diffusion",
-    "extend-video": "extend_video",
-    "video-upscale": "video_upscale",
-    "enhance-upscale": "enhance_upscale",
-}
-
-GRID_TASKS = frozenset(
-    {
-        "diffusion",
-        "variation",
-        "reroll",
-        "blend",
-        "pan",
-        "outpaint",
-        "inpaint",
-        "remix",
-        "edit",
-        "upload_paint",
-        "retexture",
-        "enhance",
-    }
+from bot.legnext.simulator.media import RGB, tile_colour
+from bot.legnext.simulator.rules import (
+    DEFAULT_DURATIONS,
+    DEFAULT_ERROR_MESSAGES,
+    ENDPOINTS,
+    ENHANCE_UPSCALE_COST,
+    ENHANCE_UPSCALE_ENUMS,
+    FOLLOW_UP_WINDOW,
+    GRID_TASKS,
+    MAX_CONCURRENT,
+    MAX_URL,
+    MAX_VIDEO_EXTENSIONS,
+    SINGLE_IMAGE_TASKS,
+    STORAGE_WINDOW,
+    TEXT_TASKS,
+    VIDEO_TASKS,
+    ZERO_TIME,
+    ApiError,
+    JSONDict,
+    ModelInfo,
+    _bad,
+    _check_box,
+    _check_mask,
+    _check_polygon,
+    _envelope_error,
+    _flat_error,
+    _get_int,
+    _get_str,
+    _get_url,
+    _iso,
+    _refusal,
+    _req_int,
+    _req_number,
+    _req_str,
+    _shorten_output,
+    _utcnow,
+    check_image_prompt,
+    grid_actions,
+    parse_model,
+    video_batch_size,
 )
-SINGLE_IMAGE_TASKS = frozenset({"upscale", "remove_background", "enhance_upscale"})
-VIDEO_TASKS = frozenset({"video_diffusion", "extend_video", "video_upscale"})
-TEXT_TASKS = frozenset({"describe", "shorten"})
 
-MAX_CONCURRENT = 6
-FOLLOW_UP_WINDOW = timedelta(days=3)
-STORAGE_WINDOW = timedelta(days=30)
-MAX_TEXT = 8192
-MAX_URL = 1024
-MAX_VIDEO_EXTENSIONS = 4
-ZERO_TIME = "0001-01-01T00:00:00Z"
-
-ENHANCE_UPSCALE_COST = {"HD": 120, "FHD": 120, "2K": 120, "4K": 160, "6K": 200, "8K": 300, "12K": 540}
-ENHANCE_UPSCALE_ENUMS: dict[str, tuple[str, ...]] = {
-    "content_type": ("standard", "photo", "illustration", "text", "low_res"),
-    "aspect_ratio": ("keep", "1:1", "16:9", "9:16", "4:5", "5:4", "3:2", "2:3", "4:3", "3:4"),
-    "crop_mode": ("letterbox", "crop", "stretch"),
-    "output_format": ("jpeg", "jpg", "png", "tiff", "tif"),
-    "face_enhancement_level": ("off", "none", "subtle", "moderate", "strong"),
-}
-
-DEFAULT_ERROR_MESSAGES: dict[int, str] = {
-    400: "invalid request parameters",
-    401: "Failed to verify api key",
-    402: "insufficient balance",
-    403: "request refused: sensitive content",
-    404: "job not found",
-    413: "request entity too large",
-    422: "invalid parameter values",
-    429: "too many requests: concurrent job limit reached",
-    500: "internal server error",
-    502: "bad gateway",
-    503: "service unavailable",
-    504: "gateway timeout",
-}
-
-FAKE_MP4_HEADER = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom\x00\x00\x00\x08free"
-
-# --------------------------------------------------------------------------------------------
-# small helpers
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _flat_error(status: int, message: str, raw_message: str = "") -> JSONDict:
-    return {"code": status, "message": message, "raw_message": raw_message, "detail": None}
-
-
-def _envelope_error(status: int, message: str, raw_message: str = "") -> JSONDict:
-    return {
-        "job_id": "",
-        "model": "",
-        "task_type": "",
-        "status": "failed",
-        "config": {"service_mode": "", "webhook_config": {"endpoint": "", "secret": ""}},
-        "input": None,
-        "output": None,
-        "meta": None,
-        "detail": None,
-        "logs": [],
-        "error": {"code": status, "message": message, "raw_message": raw_message, "detail": None},
-    }
-
-
-class ApiError(Exception):
-    """An HTTP error answer of the simulated API (flat body)."""
-
-    def __init__(self, status: int, message: str, raw_message: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.raw_message = raw_message
-
-    def response(self) -> web.Response:
-        return web.json_response(_flat_error(self.status, self.message, self.raw_message), status=self.status)
-
-
-def _bad(message: str) -> ApiError:
-    return ApiError(400, message)
-
-
-# --------------------------------------------------------------------------------------------
-# PNG / MP4 generation (no Pillow)
-
-RGB = tuple[int, int, int]
-
-
-def _png_chunk(tag: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-
-@functools.lru_cache(maxsize=512)
-def make_png(width: int, height: int, tiles: tuple[RGB, ...], columns: int = 1) -> bytes:
-    """A real RGB PNG of ``width`` x ``height`` filled with ``tiles`` laid out on a grid.
-
-    One tile fills the whole picture; four tiles with ``columns=2`` make a 2x2 grid.
-    """
-    rows_of_tiles = max(1, math.ceil(len(tiles) / columns))
-    tile_w = width // columns
-    tile_h = height // rows_of_tiles
-    raw = bytearray()
-    for y in range(height):
-        tile_row = min(y // max(tile_h, 1), rows_of_tiles - 1)
-        line = bytearray(b"\x00")
-        for col in range(columns):
-            idx = tile_row * columns + col
-            colour = tiles[idx] if idx < len(tiles) else (0, 0, 0)
-            w = tile_w if col < columns - 1 else width - tile_w * (columns - 1)
-            line += bytes(colour) * w
-        raw += line
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(bytes(raw), 6))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def _hsv_to_rgb(hue: float, sat: float, val: float) -> RGB:
-    hue = hue % 360.0
-    c = val * sat
-    x = c * (1 - abs((hue / 60.0) % 2 - 1))
-    m = val - c
-    sector = int(hue // 60)
-    r, g, b = [(c, x, 0.0), (x, c, 0.0), (0.0, c, x), (0.0, x, c), (x, 0.0, c), (c, 0.0, x)][sector]
-    return (round((r + m) * 255), round((g + m) * 255), round((b + m) * 255))
-
-
-def tile_colour(job_id: str, index: int) -> RGB:
-    """The colour of image ``index`` of job ``job_id``: distinct for the four images of a job."""
-    base = int(hashlib.sha256(job_id.encode()).hexdigest()[:8], 16) % 360
-    return _hsv_to_rgb(base + 90.0 * index, 0.75, 0.9)
-
-
-def make_mp4(job_id: str, index: int) -> bytes:
-    return FAKE_MP4_HEADER + f"simulated video {job_id} #{index}".encode()
-
-
-# --------------------------------------------------------------------------------------------
-# prompt parsing
-
-_DASHES = re.compile("[\u2014\u2013]")
-_VERSION_RE = re.compile(r"(?:^|\s)--(?:v|version)\s+([0-9]+(?:\.[0-9]+)?)(?=\s|$)")
-_NIJI_RE = re.compile(r"(?:^|\s)--niji(?:\s+([0-9]+(?:\.[0-9]+)?))?(?=\s|$)")
-_PERMUTATION_RE = re.compile(r"\{[^{}]*,[^{}]*\}")
-_SUPPORTED_VERSIONS = {"6": "6", "6.0": "6", "6.1": "6.1", "7": "7", "7.0": "7", "8": "8", "8.0": "8", "8.1": "8.1"}
-
-
-def _flag_re(*names: str) -> re.Pattern[str]:
-    return re.compile(r"(?:^|\s)--(?:{})(?=\s|$)".format("|".join(re.escape(n) for n in names)))
-
-
-def _value_re(*names: str) -> re.Pattern[str]:
-    return re.compile(r"(?:^|\s)--(?:{})\s+(\S+)".format("|".join(re.escape(n) for n in names)))
-
-
-_UNSUPPORTED_IMAGE_FLAGS: list[tuple[re.Pattern[str], str]] = [
-    (_flag_re("repeat", "r"), "--repeat is not supported"),
-    (_flag_re("personalize"), "--personalize is not supported"),
-    (_flag_re("stealth"), "--stealth is not supported"),
-    (_flag_re("public"), "--public is not supported"),
-    (_flag_re("relax"), "--relax (relax mode) is not supported"),
-    (_flag_re("video"), "--video is not supported for images, use /v1/video-diffusion"),
-    (_flag_re("bs", "batchsize"), "--bs is only supported by video endpoints"),
-]
-_V81_REMOVED: list[tuple[re.Pattern[str], str]] = [
-    (_flag_re("q", "quality"), "--q"),
-    (_flag_re("cref"), "--cref"),
-    (_flag_re("cw"), "--cw"),
-    (_flag_re("oref"), "--oref"),
-    (_flag_re("ow"), "--ow"),
-    (_flag_re("no"), "--no"),
-    (_flag_re("turbo"), "--turbo"),
-]
-_V8_REMOVED: list[tuple[re.Pattern[str], str]] = [
-    (_flag_re("turbo"), "--turbo"),
-    (_flag_re("cref"), "--cref"),
-    (_flag_re("cw"), "--cw"),
-]
-_RANGES: list[tuple[re.Pattern[str], str, float, float]] = [
-    (_value_re("chaos", "c"), "--chaos", 0, 100),
-    (_value_re("stylize", "s"), "--stylize", 0, 1000),
-    (_value_re("weird", "w"), "--weird", 0, 3000),
-    (_value_re("seed"), "--seed", 0, 4294967295),
-    (_value_re("stop"), "--stop", 10, 100),
-    (_value_re("iw"), "--iw", 0, 3),
-]
-_AR_RE = _value_re("ar", "aspect")
-_Q_RE = _value_re("q", "quality")
-_BS_RE = _value_re("bs", "batchsize")
-_DRAFT_RE = _flag_re("draft")
-_TURBO_RE = _flag_re("turbo")
-_HD_RE = _flag_re("hd")
-_SV6_RE = re.compile(r"(?:^|\s)--sv\s+6(?=\s|$)")
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelInfo:
-    """What the prompt says about the model: version ("6", "6.1", "7", "8", "8.1", "niji6")."""
-
-    version: str = "7"
-    draft: bool = False
-    turbo: bool = False
-    premium: bool = False  # V8 --hd / --q 4 / --sv 6: 4x cost
-
-    @property
-    def is_v8(self) -> bool:
-        return self.version in ("8", "8.1")
-
-
-def normalize_prompt(prompt: str) -> str:
-    """Turn the em/en dashes phones put in place of ``--`` back into ``--``."""
-    return _DASHES.sub("--", prompt)
-
-
-def parse_model(prompt: str, field: str = "text") -> ModelInfo:
-    """Detect the model of a prompt; raise a 400 :class:`ApiError` for unsupported versions."""
-    text = normalize_prompt(prompt)
-    version = "7"
-    niji = _NIJI_RE.search(text)
-    ver = _VERSION_RE.search(text)
-    if niji:
-        if niji.group(1) not in (None, "6", "6.0"):
-            raise _bad(f"{field}: niji {niji.group(1)} is not supported (only niji 6)")
-        version = "niji6"
-    elif ver:
-        found = _SUPPORTED_VERSIONS.get(ver.group(1))
-        if found is None:
-            raise _bad(f"{field}: model version {ver.group(1)} is not supported (6, 6.1, 7, 8, 8.1, niji 6)")
-        version = found
-    draft = bool(_DRAFT_RE.search(text))
-    if draft and version != "7":
-        raise _bad(f"{field}: --draft is only supported by --v 7")
-    turbo = bool(_TURBO_RE.search(text))
-    premium = False
-    if version == "8":
-        q = _Q_RE.search(text)
-        premium = bool(_HD_RE.search(text) or _SV6_RE.search(text) or (q and q.group(1) == "4"))
-    return ModelInfo(version=version, draft=draft, turbo=turbo, premium=premium)
-
-
-def check_image_prompt(prompt: str, model: ModelInfo, field: str) -> None:
-    """Reject what the API rejects in an image prompt (400)."""
-    text = normalize_prompt(prompt)
-    for pattern, reason in _UNSUPPORTED_IMAGE_FLAGS:
-        if pattern.search(text):
-            raise _bad(f"{field}: {reason}")
-    if _PERMUTATION_RE.search(text):
-        raise _bad(f"{field}: {{a,b}} permutation prompts are not supported")
-    removed = _V81_REMOVED if model.version == "8.1" else _V8_REMOVED if model.version == "8" else []
-    for pattern, flag in removed:
-        if pattern.search(text):
-            raise _bad(f"{field}: {flag} is not supported by model v{model.version}")
-    for pattern, flag, low, high in _RANGES:
-        for match in pattern.finditer(text):
-            try:
-                value = float(match.group(1))
-            except ValueError:
-                raise _bad(f"{field}: {flag} needs a number") from None
-            if not low <= value <= high:
-                raise _bad(f"{field}: {flag} must be between {low:g} and {high:g}")
-    for match in _AR_RE.finditer(text):
-        if not re.fullmatch(r"[1-9][0-9]*:[1-9][0-9]*", match.group(1)):
-            raise _bad(f"{field}: --ar must be an integer ratio like 16:9")
-    for match in _Q_RE.finditer(text):
-        if match.group(1) not in ("0.25", ".25", "0.5", ".5", "1", "2", "4"):
-            raise _bad(f"{field}: --q must be one of 0.25, 0.5, 1, 2, 4")
-
-
-def video_batch_size(prompt: str, field: str = "prompt") -> int:
-    match = _BS_RE.search(normalize_prompt(prompt))
-    if match is None:
-        return 4
-    if match.group(1) not in ("1", "2", "4"):
-        raise _bad(f"{field}: --bs must be 1, 2 or 4")
-    return int(match.group(1))
-
-
-def grid_actions(model: ModelInfo) -> JSONDict:
-    """``available_actions`` of a finished grid made with ``model``."""
-    idx = [0, 1, 2, 3]
-    if model.is_v8:
-        actions: JSONDict = {"edit": idx, "remix": idx, "reroll": True, "variation": idx}
-    else:
-        actions = {
-            "edit": idx,
-            "inpaint": idx,
-            "outpaint": idx,
-            "pan": idx,
-            "remix": idx,
-            "reroll": True,
-            "upscale": idx,
-            "variation": idx,
-        }
-        if model.draft:
-            actions["enhance"] = idx
-    return {key: (list(value) if isinstance(value, list) else value) for key, value in sorted(actions.items())}
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------------------------
@@ -471,7 +122,7 @@ class SimJob:
     text_output: JSONDict | None = None
     consumed: int = 0
     finished: asyncio.Event | None = dataclasses.field(default=None, repr=False, compare=False)
-    sim: Simulator | None = dataclasses.field(default=None, repr=False, compare=False)
+    sim: SimulatorCore | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def status(self) -> str:
@@ -536,142 +187,6 @@ def _path_matches(pattern: str, path: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# body validation helpers
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _get_str(body: JSONDict, key: str, *, required: bool, max_len: int = MAX_TEXT) -> str | None:
-    value = body.get(key)
-    if value is None:
-        if key in body:
-            raise _bad(f"{key}: must be a string, not null")
-        if required:
-            raise _bad(f"{key}: is required")
-        return None
-    if not isinstance(value, str):
-        raise _bad(f"{key}: must be a string")
-    if not 1 <= len(value) <= max_len:
-        raise _bad(f"{key}: length must be between 1 and {max_len} characters")
-    return value
-
-
-def _req_str(body: JSONDict, key: str, max_len: int = MAX_TEXT) -> str:
-    value = _get_str(body, key, required=True, max_len=max_len)
-    assert value is not None
-    return value
-
-
-def _get_url(body: JSONDict, key: str, *, required: bool) -> str | None:
-    value = _get_str(body, key, required=required, max_len=MAX_URL)
-    if value is not None and not re.match(r"https?://\S+$", value):
-        raise _bad(f"{key}: must be an http(s) URL")
-    return value
-
-
-def _get_int(body: JSONDict, key: str, low: int, high: int, *, required: bool) -> int | None:
-    value = body.get(key)
-    if value is None:
-        if key in body:
-            raise _bad(f"{key}: must be an integer, not null")
-        if required:
-            raise _bad(f"{key}: is required")
-        return None
-    if not _is_int(value):
-        raise _bad(f"{key}: must be an integer")
-    if not low <= value <= high:
-        raise _bad(f"{key}: must be between {low} and {high}")
-    return int(value)
-
-
-def _req_int(body: JSONDict, key: str, low: int, high: int) -> int:
-    value = _get_int(body, key, low, high, required=True)
-    assert value is not None
-    return value
-
-
-def _req_number(body: JSONDict, key: str, low: float, high: float) -> float:
-    value = body.get(key)
-    if value is None:
-        raise _bad(f"{key}: is required")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _bad(f"{key}: must be a number")
-    if not low <= float(value) <= high:
-        raise _bad(f"{key}: must be between {low:g} and {high:g}")
-    return float(value)
-
-
-def _check_callback(body: JSONDict) -> str | None:
-    if "callback" not in body:
-        return None
-    value = body["callback"]
-    if not isinstance(value, str):
-        raise _bad("callback: must be a string")
-    if value == "":
-        return None
-    if not re.match(r"https?://\S+$", value) or len(value) > MAX_URL:
-        raise _bad("callback: must be an http(s) URL")
-    return value
-
-
-def _check_polygon(value: Any, where: str) -> None:
-    if not isinstance(value, dict):
-        raise _bad(f"{where}: must be an object")
-    for key in ("width", "height"):
-        number = value.get(key)
-        if not _is_int(number):
-            raise _bad(f"{where}.{key}: must be an integer")
-        if not 500 <= number <= 4096:
-            raise _bad(f"{where}.{key}: must be between 500 and 4096")
-    points = value.get("points")
-    if not isinstance(points, list) or not all(_is_int(p) for p in points):
-        raise _bad(f"{where}.points: must be an array of integers")
-    if len(points) < 6 or len(points) % 2:
-        raise _bad(f"{where}.points: needs an even number of coordinates, at least 6 (3 points)")
-    if any(p < 0 for p in points):
-        raise _bad(f"{where}.points: coordinates must not be negative")
-
-
-def _check_mask(body: JSONDict, *, required: bool) -> None:
-    if "mask" not in body or body["mask"] is None:
-        if required:
-            raise _bad("mask: is required")
-        return
-    mask = body["mask"]
-    if not isinstance(mask, dict):
-        raise _bad("mask: must be an object")
-    areas = mask.get("areas")
-    url = mask.get("url")
-    if areas is None and url is None:
-        raise _bad("mask: needs areas or url")
-    if areas is not None:
-        if not isinstance(areas, list) or not areas:
-            raise _bad("mask.areas: must be a non-empty array of polygons")
-        for i, area in enumerate(areas):
-            _check_polygon(area, f"mask.areas[{i}]")
-    if url is not None and (not isinstance(url, str) or not re.match(r"https?://\S+$", url) or len(url) > MAX_URL):
-        raise _bad(f"mask.url: must be an http(s) URL of at most {MAX_URL} characters")
-
-
-def _check_box(body: JSONDict, key: str, fields: Sequence[str]) -> None:
-    value = body.get(key)
-    if value is None:
-        raise _bad(f"{key}: is required")
-    if not isinstance(value, dict):
-        raise _bad(f"{key}: must be an object")
-    for name in fields:
-        number = value.get(name)
-        if not _is_int(number):
-            raise _bad(f"{key}.{name}: must be an integer")
-        if name in ("width", "height") and not 1 <= number <= 8192:
-            raise _bad(f"{key}.{name}: must be between 1 and 8192")
-        if name in ("x", "y") and not -8192 <= number <= 8192:
-            raise _bad(f"{key}.{name}: out of range")
-
-
-# --------------------------------------------------------------------------------------------
 # the simulator
 
 
@@ -692,8 +207,11 @@ class _Plan:
     refuse_texts: list[str] = dataclasses.field(default_factory=list)
 
 
-class Simulator:
-    """State and knobs of a simulated Legnext account. Serve it with :func:`make_app`."""
+class SimulatorCore:
+    """State, clock, knobs and job lifecycle of a simulated Legnext account.
+
+    Everything but serving: :class:`bot.legnext.simulator.Simulator` adds ``start``/``stop``.
+    """
 
     def __init__(
         self,
@@ -732,7 +250,6 @@ class Simulator:
         self._rng = random.Random()
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
-        self._runner: web.AppRunner | None = None
 
     # ---- clock -------------------------------------------------------------------------
 
@@ -1074,33 +591,6 @@ class Simulator:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-    # ---- serving -----------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve the simulator; sets and returns :attr:`base_url` (``http://host:port/api``)."""
-        runner = web.AppRunner(make_app(self), shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        bound = port
-        for address in runner.addresses:
-            if isinstance(address, tuple) and len(address) >= 2:
-                bound = int(address[1])
-                break
-        public_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-        if ":" in public_host:
-            public_host = f"[{public_host}]"
-        self.base_url = f"http://{public_host}:{bound}/api"
-        log.info("Legnext simulator listening on %s", self.base_url)
-        return self.base_url
-
-    async def stop(self) -> None:
-        await self.shutdown()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # ---- rendering ---------------------------------------------------------------------
 
@@ -1525,428 +1015,3 @@ class Simulator:
             outputs=1,
             colours=[parent.colours[image_no]],
         )
-
-
-SIM_KEY: web.AppKey[Simulator] = web.AppKey("legnext_simulator", Simulator)
-
-
-def _refusal() -> ApiError:
-    return ApiError(403, "Your prompt contains sensitive content and was blocked by moderation")
-
-
-_STOP_WORDS = frozenset(
-    "a an the of and or with in on at to for by from very is are be this that it its as into over under".split()
-)
-
-
-def _shorten_output(prompt: str) -> JSONDict:
-    body = re.split(r"\s--", normalize_prompt(prompt), maxsplit=1)[0]
-    words = [w.strip(",.;:!?") for w in body.split()]
-    words = [w for w in words if w]
-    important = [w for w in words if w.lower() not in _STOP_WORDS] or words or ["image"]
-    prompts: list[str] = []
-    for keep in (1.0, 0.8, 0.6, 0.4, 0.25):
-        n = max(1, round(len(important) * keep))
-        prompts.append(", ".join(important[:n]))
-    top = important[:3]
-    marked = " ".join(f"**{w}**" if w in top else (f"~~{w}~~" if w.lower() in _STOP_WORDS else w) for w in words)
-    emojis = ["1\ufe0f\u20e3", "2\ufe0f\u20e3", "3\ufe0f\u20e3", "4\ufe0f\u20e3", "5\ufe0f\u20e3"]
-    options = "\n".join(f"{e} {p}" for e, p in zip(emojis, prompts, strict=True))
-    final = f"**Important tokens**\n{marked}\n\n**Shortened prompts**\n{options}"
-    return {
-        "promptEn": "",
-        "description": f"The most influential words are: {', '.join(top)}.",
-        "finalPrompt": final,
-        "prompts": prompts,
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# aiohttp application
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-async def _read_json(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw:
-        raise _bad("body: invalid JSON (empty body)")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise _bad("body: invalid JSON") from None
-
-
-def _request_origin(request: web.Request) -> str:
-    host = request.headers.get("Host") or request.host
-    return f"{request.scheme}://{host}"
-
-
-def make_app(sim: Simulator) -> web.Application:
-    """The aiohttp application that serves ``sim`` (API under ``/api``, files, ``/_sim`` knobs)."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.path
-        if path.startswith("/_sim"):
-            return await handler(request)
-        rec_path = path[len("/api") :] if path.startswith("/api/") else path
-        body: Any = None
-        if request.can_read_body:
-            with contextlib.suppress(ValueError, UnicodeDecodeError):
-                body = json.loads(await request.read())
-        record = RecordedRequest(
-            method=request.method,
-            path=rec_path,
-            json=body,
-            headers={k.lower(): v for k, v in request.headers.items()},
-        )
-        sim.requests.append(record)
-        try:
-            response = await _dispatch(request, handler, rec_path, path.startswith("/api/"))
-        except web.HTTPException as exc:
-            record.status = exc.status
-            raise
-        except ApiError as exc:
-            response = exc.response()
-        except Exception:
-            log.exception("simulator error on %s %s", request.method, path)
-            response = web.json_response(_flat_error(500, "internal server error"), status=500)
-        record.status = response.status
-        return response
-
-    async def _dispatch(request: web.Request, handler: Handler, rec_path: str, is_api: bool) -> web.StreamResponse:
-        if not is_api:
-            return await handler(request)
-        if not sim.check_key(request.headers.get("x-api-key", "")):
-            return web.json_response(_flat_error(401, "Failed to verify api key"), status=401)
-        injection = sim.take_injection(request.method, rec_path)
-        if injection is None:
-            return await handler(request)
-        if not injection.create_job:
-            log.info("injected HTTP %s for %s %s", injection.status, request.method, rec_path)
-            return injection.response()
-        try:
-            await handler(request)
-        except ApiError as exc:
-            log.info("injected error after a refused request (%s)", exc.message)
-        log.info("injected HTTP %s after creating the job for %s", injection.status, rec_path)
-        return injection.response()
-
-    async def submit(request: web.Request) -> web.StreamResponse:
-        endpoint = request.match_info["endpoint"]
-        if endpoint not in ENDPOINTS:
-            raise ApiError(404, "not found")
-        body = await _read_json(request)
-        if not isinstance(body, dict):
-            raise _bad("body: must be a JSON object")
-        callback = _check_callback(body)
-        plan = sim.plan(endpoint, body)
-        if plan.refuse_texts and sim.refused(plan.refuse_texts):
-            raise _refusal()
-        balance = sim.balance
-        if balance < plan.cost:
-            raise ApiError(402, "insufficient balance", f"balance {balance} points, task needs {plan.cost}")
-        hang = sim.take_hang()
-        if hang is not None and not hang.create_job:
-            log.info("hanging %s for %.2fs without creating a job", endpoint, hang.seconds)
-            await asyncio.sleep(hang.seconds)
-            return web.json_response(_flat_error(504, "gateway timeout"), status=504)
-        job = sim._create(plan, body, callback, _request_origin(request))
-        answer = sim._render(job, _request_origin(request), submit=True)
-        if hang is not None:
-            log.info("hanging %s for %.2fs after creating job %s", endpoint, hang.seconds, job.job_id)
-            await asyncio.sleep(hang.seconds)
-        return web.json_response(answer)
-
-    async def get_job(request: web.Request) -> web.StreamResponse:
-        job_id = request.match_info["job_id"]
-        if job_id not in sim.jobs:
-            raise ApiError(404, "job not found")
-        return web.json_response(sim.job_json(job_id, _request_origin(request)))
-
-    async def balance(request: web.Request) -> web.StreamResponse:
-        points = sim.balance
-        usd = points / 1000
-        return web.json_response(
-            {
-                "code": 200,
-                "message": "success",
-                "data": {
-                    "account_id": 1,
-                    "balance_usd": usd,
-                    "available_credits": points,
-                    "available_points": points,
-                    "alert_threshold": 10,
-                    "low_balance_alert": usd < 10,
-                    "updated_at": _utcnow().isoformat().replace("+00:00", "Z"),
-                },
-            }
-        )
-
-    async def api_not_found(request: web.Request) -> web.StreamResponse:
-        raise ApiError(404, "not found")
-
-    async def files(request: web.Request) -> web.StreamResponse:
-        job = sim.jobs.get(request.match_info["job_id"])
-        name = request.match_info["name"]
-        sim.advance()
-        if job is None or job.state != "completed" or _utcnow() - job.created_at > STORAGE_WINDOW:
-            raise web.HTTPNotFound()
-        if job.kind == "video":
-            match = re.fullmatch(r"([0-9])\.mp4", name)
-            if match is None or int(match.group(1)) >= job.outputs:
-                raise web.HTTPNotFound()
-            return web.Response(body=make_mp4(job.job_id, int(match.group(1))), content_type="video/mp4")
-        if job.kind != "image":
-            raise web.HTTPNotFound()
-        if name == "grid.png" and job.task_type in GRID_TASKS:
-            return web.Response(body=make_png(128, 128, tuple(job.colours[:4]), 2), content_type="image/png")
-        match = re.fullmatch(r"([0-9])\.png", name)
-        if match is None or int(match.group(1)) >= job.outputs:
-            raise web.HTTPNotFound()
-        size = 128 if job.task_type in SINGLE_IMAGE_TASKS else 64
-        colour = job.colours[int(match.group(1))]
-        return web.Response(body=make_png(size, size, (colour,)), content_type="image/png")
-
-    app = web.Application(middlewares=[middleware], client_max_size=16 * 1024 * 1024)
-    app[SIM_KEY] = sim
-    app.router.add_post("/api/v1/{endpoint}", submit)
-    app.router.add_get("/api/v1/job/{job_id}", get_job)
-    app.router.add_get("/api/account/balance", balance)
-    app.router.add_route("*", "/api/{tail:.*}", api_not_found)
-    app.router.add_get("/files/{job_id}/{name}", files)
-    _add_control_routes(app, sim)
-
-    async def on_cleanup(_: web.Application) -> None:
-        await sim.shutdown()
-
-    app.on_cleanup.append(on_cleanup)
-    return app
-
-
-# --------------------------------------------------------------------------------------------
-# /_sim control plane
-
-
-async def _control_body(request: web.Request) -> JSONDict:
-    raw = await request.read()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(text="invalid JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
-    return body
-
-
-def _ok(**extra: Any) -> web.Response:
-    return web.json_response({"ok": True, **extra})
-
-
-def _job_or_404(sim: Simulator, job_id: str) -> SimJob:
-    job = sim.jobs.get(job_id)
-    if job is None:
-        raise web.HTTPNotFound(
-            text=json.dumps({"ok": False, "error": "job not found"}), content_type="application/json"
-        )
-    return job
-
-
-def _add_control_routes(app: web.Application, sim: Simulator) -> None:
-    async def inject_error(request: web.Request) -> web.StreamResponse:
-        body = await _control_body(request)
-        try:
-            sim.inject_error(
-                int(body["status"]),
-                str(body.get("message") or ""),
-                count=int(body.get("count", 1)),
-                method=str(body.get("method", "POST")),
-                path=body.get("path"),
-                shape=str(body.get("shape", "flat")),
-                retry_after=None if body.get("retry_after") is None else float(body["retry_after"]),
-                create_job=bool(body.get("create_job", False)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise web.HTTPBadRequest(text=f"bad inject_error body: {exc!r}") from None
-        return _ok()
-
-    async def hang(request: web.Request) -> web.StreamResponse:
-        body = await _control_body(request)
-        sim.hang_next_submit(float(body.get("seconds", 30.0)), create_job=bool(body.get("create_job", True)))
-        return _ok()
-
-    async def fail_next(request: web.Request) -> web.StreamResponse:
-        body = await _control_body(request)
-        sim.fail_next_job(
-            str(body.get("message", "task failed")), str(body.get("raw_message", "")), int(body.get("code", 500))
-        )
-        return _ok()
-
-    async def fail(request: web.Request) -> web.StreamResponse:
-        body = await _control_body(request)
-        job = _job_or_404(sim, request.match_info["job_id"])
-        sim.fail_job(
-            job.job_id,
-            str(body.get("message", "task failed")),
-            str(body.get("raw_message", "")),
-            int(body.get("code", 500)),
-        )
-        return _ok()
-
-    async def refuse(request: web.Request) -> web.StreamResponse:
-        body = await _control_body(request)
-        words = body.get("words", [])
-        if not isinstance(words, list):
-            raise web.HTTPBadRequest(text="words must be a list")
-        if body.get("replace"):
-            sim.refused_words.clear()
-        sim.refused_words.update(str(w) for w in words)
-        return _ok(words=sorted(sim.refused_words))
-
-    async def stuck(request: web.Request) -> web.StreamResponse:
-        body = await _control_body(request)
-        job_id = body.get("job_id") or request.match_info.get("job_id")
-        if job_id is not None:
-            _job_or_404(sim, str(job_id))
-        sim.keep_stuck(None if job_id is None else str(job_id))
-        return _ok()
-
-    async def complete(request: web.Request) -> web.StreamResponse:
-        job = _job_or_404(sim, request.match_info["job_id"])
-        sim.complete_now(job.job_id)
-        return _ok()
-
-    async def age(request: web.Request) -> web.StreamResponse:
-        body = await _control_body(request)
-        job = _job_or_404(sim, request.match_info["job_id"])
-        sim.age_job(job.job_id, float(body.get("days", 4.0)))
-        return _ok()
-
-    async def time_scale(request: web.Request) -> web.StreamResponse:
-        body = await _control_body(request)
-        try:
-            sim.time_scale = float(body["value"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise web.HTTPBadRequest(text=f"bad time_scale body: {exc!r}") from None
-        return _ok(value=sim.time_scale)
-
-    async def set_balance(request: web.Request) -> web.StreamResponse:
-        body = await _control_body(request)
-        sim.balance = int(body["value"])
-        return _ok(value=sim.balance)
-
-    async def durations(request: web.Request) -> web.StreamResponse:
-        body = await _control_body(request)
-        sim.durations.update({str(k): float(v) for k, v in body.items()})
-        return _ok(durations=sim.durations)
-
-    async def requests_(request: web.Request) -> web.StreamResponse:
-        return web.json_response([dataclasses.asdict(r) for r in sim.requests])
-
-    async def jobs(request: web.Request) -> web.StreamResponse:
-        return web.json_response([sim.job_json(job_id) for job_id in list(sim.jobs)])
-
-    async def callbacks(request: web.Request) -> web.StreamResponse:
-        return web.json_response([{"url": url, "body": body} for url, body in sim.callbacks_sent])
-
-    async def state(request: web.Request) -> web.StreamResponse:
-        return web.json_response(
-            {
-                "balance": sim.balance,
-                "time_scale": sim.time_scale,
-                "jobs": len(sim.jobs),
-                "requests": len(sim.requests),
-                "callbacks_sent": len(sim.callbacks_sent),
-                "refused_words": sorted(sim.refused_words),
-                "base_url": sim.base_url,
-            }
-        )
-
-    async def reset(request: web.Request) -> web.StreamResponse:
-        sim.reset()
-        return _ok()
-
-    router = app.router
-    router.add_post("/_sim/inject_error", inject_error)
-    router.add_post("/_sim/hang_next_submit", hang)
-    router.add_post("/_sim/fail_next_job", fail_next)
-    router.add_post("/_sim/fail/{job_id}", fail)
-    router.add_post("/_sim/refuse", refuse)
-    router.add_post("/_sim/stuck", stuck)
-    router.add_post("/_sim/stuck/{job_id}", stuck)
-    router.add_post("/_sim/complete/{job_id}", complete)
-    router.add_post("/_sim/age/{job_id}", age)
-    router.add_post("/_sim/time_scale", time_scale)
-    router.add_post("/_sim/balance", set_balance)
-    router.add_post("/_sim/durations", durations)
-    router.add_get("/_sim/requests", requests_)
-    router.add_get("/_sim/jobs", jobs)
-    router.add_get("/_sim/callbacks", callbacks)
-    router.add_get("/_sim/state", state)
-    router.add_post("/_sim/reset", reset)
-
-
-@contextlib.asynccontextmanager
-async def running_simulator(host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> AsyncIterator[Simulator]:
-    """Start a :class:`Simulator` (``kwargs`` go to its constructor) and serve it while in the block."""
-    sim = Simulator(**kwargs)
-    await sim.start(host, port)
-    try:
-        yield sim
-    finally:
-        await sim.stop()
-
-
-# --------------------------------------------------------------------------------------------
-# command line
-
-
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot.legnext.simulator",
-        description="Serve a local simulator of the Legnext AI API (base URL http://HOST:PORT/api).",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8787)
-    parser.add_argument("--time-scale", type=float, default=1.0, help="speed factor: 10 makes jobs 10x faster")
-    parser.add_argument("--balance", type=int, default=100_000, help="starting balance in points")
-    parser.add_argument("--api-key", default=None, help="accept only this key (default: any non-empty key)")
-    parser.add_argument("--log-level", default="INFO")
-    return parser.parse_args(argv)
-
-
-async def _serve(args: argparse.Namespace) -> None:
-    sim = Simulator(api_key=args.api_key, balance=args.balance, time_scale=args.time_scale)
-    await sim.start(args.host, args.port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    log.info("simulator ready: base_url=%s time_scale=%s balance=%s", sim.base_url, args.time_scale, args.balance)
-    try:
-        await stop.wait()
-    finally:
-        log.info("simulator stopping")
-        await sim.stop()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        asyncio.run(_serve(args))
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
