@@ -17,17 +17,16 @@ import socket
 import ssl
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import TYPE_CHECKING
 
 import aiohttp
 import discord
 import httpx
 from discord import app_commands
 
+from bot.client import MJBot, apply_discord_endpoints
 from bot.config import ConfigError, Settings, load_config
-
-if TYPE_CHECKING:
-    from bot.app import MJBot
+from bot.legnext.client import LegnextClient
+from bot.storage.database import Database, DatabaseError
 
 log = logging.getLogger("bot")
 
@@ -101,10 +100,6 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
 @contextlib.asynccontextmanager
 async def app_context(settings: Settings) -> AsyncIterator[MJBot]:
     """The HTTP client, the API client, the database and the bot, each in its own `async with`."""
-    from bot.app import MJBot, apply_discord_endpoints
-    from bot.db import Database
-    from bot.legnext.client import LegnextClient
-
     apply_discord_endpoints(settings.discord)
     # the bot never joins a voice channel: no start-up warnings about missing voice libraries
     discord.VoiceClient.warn_nacl = False
@@ -122,8 +117,6 @@ async def app_context(settings: Settings) -> AsyncIterator[MJBot]:
 
 async def run(settings: Settings) -> int:
     """Run until stopped. A known cause of a failed start is logged as one sentence and becomes the exit code."""
-    from bot.db import DatabaseError
-
     try:
         return await _serve(settings)
     except DatabaseError as e:

@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot import tracker as tracker_mod  # noqa: E402
 from bot.__main__ import app_context  # noqa: E402
+from bot.core import tracker as tracker_mod  # noqa: E402
 from bot.legnext.simulator import DEFAULT_DURATIONS, running_simulator  # noqa: E402
 from tests.fakediscord import FakeDiscord, run_bot  # noqa: E402
 from tests.harness import GUILD, make_settings  # noqa: E402
@@ -105,7 +105,7 @@ async def bench(n_jobs: int, scale: float, api_concurrency: int, outage_s: float
     if outage is not None:
         attempts = sum(j.delivery_attempts for j in jobs)
         print(f"Discord outage of {outage_s:g}s: {outage.hits / n_jobs:.2f} failed Discord calls and "
-              f"{attempts / n_jobs:.2f} delivery attempts per job ({bot.delivery.given_up} given up)")
+              f"{attempts / n_jobs:.2f} delivery attempts per job ({bot.metrics.given_up} given up)")
     print(f"peak RSS of the whole benchmark process: {rss_mb:.0f} MiB")
 
 

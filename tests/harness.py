@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.__main__ import app_context
-from bot.app import MJBot
+from bot.client import MJBot
 from bot.config import Settings
 from bot.legnext.simulator import Simulator, running_simulator
 from tests.fakediscord import FakeDiscord, FakeInteraction, FakeMessage, run_bot

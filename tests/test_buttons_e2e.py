@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.__main__ import app_context
-from bot.errors import AlreadyRequested, Expired
+from bot.core.errors import AlreadyRequested, Expired
 from bot.legnext.simulator import RecordedRequest, running_simulator
 from tests.fakediscord import FakeDiscord, FakeInteraction, FakeMessage, run_bot
 from tests.harness import ALICE, BOB, CHANNEL, FAST_DURATIONS, GUILD, H, harness, make_settings

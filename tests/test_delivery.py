@@ -12,8 +12,8 @@ from pathlib import Path
 import discord
 
 from bot.__main__ import app_context
-from bot.app import MJBot
-from bot.errors import user_message
+from bot.client import MJBot
+from bot.core.errors import user_message
 from bot.legnext import errors as api
 from bot.legnext.simulator import Simulator, running_simulator
 from tests.fakediscord import FakeDiscord, FakeInteraction, FakeMessage, run_bot
@@ -177,7 +177,7 @@ async def test_a_deleted_channel_is_given_up_and_counted(tmp_path: Path) -> None
             return j is not None and j.undeliverable is not None
         await h.fake.wait_for(given_up, timeout=15)
         assert await h.bot.jobs_repo.undeliverable_count() == 1
-        assert h.bot.delivery.given_up == 1
+        assert h.bot.metrics.given_up == 1
         assert await h.bot.jobs_repo.owed() == []
 
 

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bot.errors import Alert, user_message
+from bot.core.errors import Alert, user_message
 from bot.legnext import errors as api
 from bot.legnext.simulator import RecordedRequest
-from bot.presenter import ALERT_TEXT
+from bot.ui.presenter import ALERT_TEXT
 from tests.fakediscord import FakeInteraction, FakeMessage
 from tests.harness import ALICE, BOB, CHANNEL, GUILD, H, harness
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.prompt import (
+from bot.core.prompt import (
     SUPPORTED_VERSIONS,
     Flag,
     ParsedPrompt,

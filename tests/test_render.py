@@ -10,9 +10,9 @@ from typing import Any
 
 import discord
 
-from bot.custom_ids import parse_id
-from bot.render import Rendered, render_job
-from bot.repo import JobRecord
+from bot.storage.jobs import JobRecord
+from bot.ui.custom_ids import parse_id
+from cogs.imagine.render import Rendered, render_job
 
 G = "5a647267-8b0a-485b-9295-cbff41f450ea"  # a grid job
 U = "0ebf5f00-be44-cdad-231d-067a83b7a496"  # an upscale of it

@@ -34,8 +34,9 @@ from bot.__main__ import (
     setup_logging,
 )
 from bot.config import Settings
-from bot.db import Database, DatabaseError
 from bot.legnext.simulator import running_simulator
+from bot.storage.database import Database, DatabaseError
+from bot.storage.meta import MetaRepo
 from tests.fakediscord import FakeDiscord, run_bot
 from tests.harness import FAST_DURATIONS, GUILD, make_settings
 
@@ -203,7 +204,7 @@ async def test_logs_in_syncs_to_the_guild_and_stops_cleanly_on_a_signal(tmp_path
     lines = assert_one_line_per_event(bp.stderr)
     assert not errors_in(lines), bp.stderr
     assert not [line for line in lines if " WARNING " in line], bp.stderr  # no voice-library warnings either
-    assert any(line.endswith(" bot.app: Legnext API key accepted: 100000 points available") for line in lines)
+    assert any(line.endswith(" bot.client: Legnext API key accepted: 100000 points available") for line in lines)
     assert any(f"received {sig.name}" in line for line in lines), bp.stderr
     assert lines[-1].endswith(" bot: stopped"), bp.stderr
     # the database was created and migrated where the config said
@@ -291,7 +292,7 @@ async def test_command_hash_is_stable_and_guild_mode_ignores_it(tmp_path: Path) 
             async with app_context(settings) as bot, run_bot(bot, fake, token="fake-discord-token-123456"):
                 digest = bot.command_hash()
                 assert digest == bot.command_hash()
-                assert await bot.db.get_meta("commands_hash") is None
+                assert await bot.meta.get("commands_hash") is None
         assert len(fake.calls_to("PUT", rf"/guilds/{GUILD}/commands$")) == 2
         assert not fake.calls_to("PUT", GLOBAL_PUT)
         fake.assert_clean()
@@ -407,7 +408,7 @@ async def make_bot_db(path: Path, padding_kb: int = 0) -> None:
     """A database as the bot leaves it (migrated, WAL checkpointed away), with `padding_kb` of rows in meta."""
     async with Database(path) as db:
         for i in range(padding_kb):
-            await db.set_meta(f"padding-{i}", "x" * 1000)
+            await MetaRepo(db).set(f"padding-{i}", "x" * 1000)
     assert not path.with_name(path.name + "-wal").exists()
 
 
@@ -575,7 +576,7 @@ async def test_an_unreachable_legnext_api_only_warns_and_the_bot_starts(tmp_path
     assert not errors_in(lines), bp.stderr
     warnings = [line for line in lines if " WARNING " in line]
     assert len(warnings) == 1, bp.stderr
-    assert f" bot.app: could not check the Legnext API key at http://127.0.0.1:{port}/api (" in warnings[0]
+    assert f" bot.client: could not check the Legnext API key at http://127.0.0.1:{port}/api (" in warnings[0]
     assert "starting anyway" in warnings[0]
 
 

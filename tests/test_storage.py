@@ -1,4 +1,4 @@
-"""bot.db (`Database`, `migrations()`) and bot.repo (`JobRepo`, `SettingsRepo`) against a real SQLite file."""
+"""bot.storage (`Database`, `migrations()`, `JobRepo`, `SettingsRepo`, `MetaRepo`) against a real SQLite file."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
-import bot.db
-from bot.db import Database, migrations
-from bot.repo import FINISHED, UNFINISHED, DuplicateJob, JobRepo, SettingsRepo
+import bot.storage.database
+from bot.storage.database import Database, migrations
+from bot.storage.jobs import FINISHED, UNFINISHED, DuplicateJob, JobRepo
+from bot.storage.members import SettingsRepo
+from bot.storage.meta import MetaRepo
 
 
 def migration_files() -> list[str]:
-    return sorted(e.name for e in resources.files("bot.migrations").iterdir() if e.name.endswith(".sql"))
+    return sorted(e.name for e in resources.files("bot.storage.migrations").iterdir() if e.name.endswith(".sql"))
 
 
 @pytest.fixture
@@ -48,15 +50,15 @@ async def test_open_creates_the_file_applies_every_migration_in_wal_mode(tmp_pat
 
 async def test_reopening_does_not_reapply_migrations(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "bot.sqlite3"
-    with caplog.at_level(logging.INFO, logger="bot.db"):
+    with caplog.at_level(logging.INFO, logger="bot.storage.database"):
         async with Database(path) as database:
-            await database.set_meta("k", "v")
+            await MetaRepo(database).set("k", "v")
         first = [r.getMessage() for r in caplog.records if "migration" in r.getMessage()]
         assert first == [f"applying migration {name}" for name in migration_files()]
         caplog.clear()
         async with Database(path) as database:
             assert await database.migrate() == len(migration_files())
-            assert await database.get_meta("k") == "v"  # a re-applied CREATE TABLE would have failed or wiped it
+            assert await MetaRepo(database).get("k") == "v"  # a re-applied CREATE TABLE would have failed or wiped it
         assert not [r for r in caplog.records if "migration" in r.getMessage()]
 
 
@@ -64,7 +66,7 @@ def _fake_migration_dir(monkeypatch: pytest.MonkeyPatch, folder: Path, names: li
     folder.mkdir()
     for i, name in enumerate(names):
         (folder / name).write_text(f"CREATE TABLE t{i} (x INTEGER);\n", encoding="utf-8")
-    monkeypatch.setattr(bot.db, "resources", types.SimpleNamespace(files=lambda _pkg: folder))
+    monkeypatch.setattr(bot.storage.database, "resources", types.SimpleNamespace(files=lambda _pkg: folder))
 
 
 def test_migrations_are_listed_in_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -94,7 +96,7 @@ async def test_a_new_migration_is_applied_on_the_next_start(monkeypatch: pytest.
         pass
     real = migrations()
     extra = (len(real) + 1, f"{len(real) + 1:03d}_extra.sql", "CREATE TABLE extra (x INTEGER);")
-    monkeypatch.setattr(bot.db, "migrations", lambda: [*real, extra])
+    monkeypatch.setattr(bot.storage.database, "migrations", lambda: [*real, extra])
     async with Database(path) as database:
         row = await database.fetchone("PRAGMA user_version")
         assert row is not None and row[0] == len(real) + 1
@@ -248,7 +250,7 @@ async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
                                 request={"text": "kept"}, dedupe_key="k")
         job = await jobs.update(job.id, job_id="api-9", status="processing")
         await SettingsRepo(database).set(3, {"remix": True})
-        await database.set_meta("commands_hash", "abc")
+        await MetaRepo(database).set("commands_hash", "abc")
     # another process (a plain sqlite3 connection) sees the committed rows
     with contextlib.closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT job_id, status FROM jobs").fetchall() == [("api-9", "processing")]
@@ -257,9 +259,9 @@ async def test_data_survives_close_and_reopen(tmp_path: Path) -> None:
         assert await jobs.get(job.id) == job
         assert [j.id for j in await jobs.unfinished()] == [job.id]
         assert await SettingsRepo(database).get(3) == {"remix": True}
-        assert await database.get_meta("commands_hash") == "abc"
-        assert await database.get_meta("missing") is None
-        await database.set_meta("commands_hash", "def")  # upsert
-        assert await database.get_meta("commands_hash") == "def"
+        assert await MetaRepo(database).get("commands_hash") == "abc"
+        assert await MetaRepo(database).get("missing") is None
+        await MetaRepo(database).set("commands_hash", "def")  # upsert
+        assert await MetaRepo(database).get("commands_hash") == "def"
         with pytest.raises(DuplicateJob):
             await jobs.create(task_type="diffusion", action="imagine", requester_id=3, dedupe_key="k")

@@ -7,12 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import JobsConfig
-from bot.db import Database
+from bot.core.tracker import EXPECTED_S, Tracker, apply_api_job, next_interval
 from bot.legnext.client import LegnextClient
 from bot.legnext.models import Job
 from bot.legnext.simulator import running_simulator
-from bot.repo import JobRecord, JobRepo
-from bot.tracker import EXPECTED_S, Tracker, apply_api_job, next_interval
+from bot.storage.database import Database
+from bot.storage.jobs import JobRecord, JobRepo
 
 CFG = JobsConfig(poll_min_s=2.0, poll_max_s=15.0)
 

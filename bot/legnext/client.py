@@ -135,10 +135,10 @@ class LegnextClient:
             )
         return cls(message, status=resp.status_code, raw_message=parsed.raw_message, code=parsed.code)
 
-    async def _get(self, path: str) -> Any:
+    async def _get(self, path: str, *, retries: int | None = None) -> Any:
         url = self.base_url + path
         last: LegnextError | None = None
-        for attempt in range(self.read_retries + 1):
+        for attempt in range(max(0, self.read_retries if retries is None else retries) + 1):
             if attempt:
                 delay = self._delay(attempt - 1, getattr(last, "retry_after", None))
                 log.info("retrying GET %s in %.1fs after %r", path, delay, last)
@@ -227,13 +227,7 @@ class LegnextClient:
 
     async def balance(self, *, retries: int | None = None) -> m.Balance:
         """The account's balance. `retries` replaces `read_retries` for this one read (the start-up check uses 1)."""
-        client = self
-        if retries is not None and retries != self.read_retries:
-            import copy
-
-            client = copy.copy(self)  # same HTTP client and key; only the retry budget differs
-            client.read_retries = max(0, retries)
-        data = await client._get("/account/balance")
+        data = await self._get("/account/balance", retries=retries)
         return m.Balance.model_validate(data if isinstance(data, dict) else {})
 
     # one method per endpoint ------------------------------------------------------------------------------------

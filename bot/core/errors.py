@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from enum import Enum
 
+from bot.core.prompt import PromptError
+from bot.core.text import clean_api_text
 from bot.legnext import errors as api
-from bot.prompt import PromptError
-from bot.text import clean_api_text
 
 
 class UserError(Exception):

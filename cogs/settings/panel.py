@@ -1,17 +1,28 @@
-"""/settings: each member's own defaults, shown as an ephemeral panel of selects and toggles."""
+"""/settings' panel: each member's own defaults as an ephemeral panel of selects and toggles, its persistent
+components, and the pure rule of what one choice changes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
-from bot.buttons import JobButton, JobSelect
-from bot.custom_ids import CustomId
-from bot.errors import BadInput
+from bot.core.errors import BadInput
+from bot.ui.custom_ids import CustomId, template_for
+from bot.ui.items import FeatureButton, FeatureSelect
 
-if TYPE_CHECKING:
-    from bot.app import MJBot
+COG_NAME = "MemberSettings"
+
+
+class SettingsButton(FeatureButton, template=template_for(r"set_[a-z0-9_]{1,20}")):
+    cog_name = COG_NAME
+
+
+class SettingsSelect(FeatureSelect, template=template_for(r"sel_set_[a-z0-9_]{1,16}")):
+    cog_name = COG_NAME
+
+
+DYNAMIC_ITEMS = (SettingsButton, SettingsSelect)
 
 SELECTS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "version": ("Model version", [("V7 (default)", "7"), ("V6.1", "6.1"), ("V6", "6"), ("Niji 6", "niji 6"),
@@ -32,17 +43,18 @@ def render_settings(settings: dict[str, Any]) -> tuple[str, discord.ui.View]:
         current = str(settings.get(key, DEFAULTS[key]))
         options = [discord.SelectOption(label=label, value=value, default=value == current)
                    for label, value in choices]
-        view.add_item(JobSelect.make(CustomId(f"sel_set_{key}", OWNER, 0), options, placeholder=placeholder,
+        view.add_item(SettingsSelect.make(CustomId(f"sel_set_{key}", OWNER, 0), options, placeholder=placeholder,
                                      row=row))
     remix = bool(settings.get("remix"))
     high = settings.get("variation", "high") != "low"
     on, off = discord.ButtonStyle.success, discord.ButtonStyle.secondary
-    view.add_item(JobButton.plain(CustomId("set_remix", OWNER, 0), "Remix mode", row=4, style=on if remix else off))
-    view.add_item(JobButton.plain(CustomId("set_variation", OWNER, 0),
-                                  "High Variation Mode" if high else "Low Variation Mode", row=4,
-                                  style=on if high else off))
-    view.add_item(JobButton.plain(CustomId("set_reset", OWNER, 0), "Reset settings", row=4,
-                                  style=discord.ButtonStyle.danger))
+    view.add_item(SettingsButton.plain(CustomId("set_remix", OWNER, 0), "Remix mode", row=4,
+                                       style=on if remix else off))
+    view.add_item(SettingsButton.plain(CustomId("set_variation", OWNER, 0),
+                                       "High Variation Mode" if high else "Low Variation Mode", row=4,
+                                       style=on if high else off))
+    view.add_item(SettingsButton.plain(CustomId("set_reset", OWNER, 0), "Reset settings", row=4,
+                                       style=discord.ButtonStyle.danger))
     content = (
         "**Your /imagine defaults** (added to your prompt unless it sets them itself)\n"
         f"Remix mode: **{'on' if remix else 'off'}** · Variations: **{'high' if high else 'low'}**"
@@ -71,11 +83,3 @@ def apply_choice(settings: dict[str, Any], action: str, values: list[str]) -> di
     else:
         raise BadInput("That setting isn't available.")
     return out
-
-
-async def handle_settings(interaction: discord.Interaction[Any], cid: CustomId, values: list[str]) -> None:
-    bot: MJBot = interaction.client
-    settings = apply_choice(await bot.settings_repo.get(interaction.user.id), cid.action, values)
-    await bot.settings_repo.set(interaction.user.id, settings)
-    content, view = render_settings(settings)
-    await interaction.response.edit_message(content=content, view=view)

@@ -18,32 +18,27 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.config import JobsConfig
+from bot.core.metrics import Metrics
+from bot.core.schedule import Scheduler
+from bot.core.text import clean_api_text
 from bot.legnext.client import LegnextClient
 from bot.legnext.errors import LegnextError, NotFound, RateLimited
 from bot.legnext.models import Job
-from bot.repo import JobRecord, JobRepo
-from bot.schedule import Scheduler
-from bot.text import clean_api_text
+from bot.storage.jobs import JobRecord, JobRepo
+from bot.vocabulary import API_RUNNING, DEFAULT_EXPECTED_S, TASKS, Family, JobStatus, task
 
 log = logging.getLogger(__name__)
 
 Show = Callable[[JobRecord, bool], Awaitable[None]]
 
-# Typical durations (legnext-notes.md): the cadence aims its polls around these.
-EXPECTED_S: dict[str, float] = {
-    "diffusion": 40, "variation": 45, "reroll": 40, "blend": 45, "remix": 50, "edit": 60,
-    "upscale": 60, "pan": 90, "outpaint": 90, "inpaint": 90, "enhance": 45,
-    "describe": 8, "shorten": 6, "retexture": 60, "remove_background": 20, "upload_paint": 60,
-    "enhance_upscale": 60, "video_diffusion": 180, "extend_video": 180, "video_upscale": 300,
-}
+# Typical durations (bot.vocabulary): the cadence aims its polls around these (the benchmark scales this table).
+EXPECTED_S: dict[str, float] = {name: t.expected_s for name, t in TASKS.items()}
 # The API's timestamps have whole seconds and come from another clock: time-outs allow for that much.
 CLOCK_SLACK_S = 2.0
-VIDEO = frozenset({"video_diffusion", "extend_video", "video_upscale"})
-TEXT = frozenset({"describe", "shorten"})
 
 
 def expected_duration(task_type: str) -> float:
-    return EXPECTED_S.get(task_type, 60.0)
+    return EXPECTED_S.get(task_type, DEFAULT_EXPECTED_S)
 
 
 def next_interval(task_type: str, running_for: float | None, cfg: JobsConfig) -> float:
@@ -63,9 +58,10 @@ def next_interval(task_type: str, running_for: float | None, cfg: JobsConfig) ->
 
 
 def timeout_for(task_type: str, cfg: JobsConfig) -> float:
-    if task_type in VIDEO:
+    family = task(task_type).family
+    if family is Family.VIDEO:
         return cfg.timeout_video_s
-    if task_type in TEXT:
+    if family is Family.TEXT:
         return cfg.timeout_text_s
     return cfg.timeout_image_s
 
@@ -83,17 +79,17 @@ def apply_api_job(api_job: Job) -> dict[str, Any]:
     now = time.time()
     changes: dict[str, Any] = {}
     if api_job.completed:
-        changes.update(status="completed", output=api_job.output.model_dump(mode="json", exclude_none=True)
+        changes.update(status=JobStatus.COMPLETED, output=api_job.output.model_dump(mode="json", exclude_none=True)
                        if api_job.output else {}, finished_at=now,
                        consumed_points=api_job.usage.consume or api_job.usage.frozen)
     elif api_job.failed:
-        changes.update(status="failed", error=clean_api_text(api_job.error_text) or "the job failed", finished_at=now,
-                       consumed_points=api_job.usage.consume)
+        changes.update(status=JobStatus.FAILED, error=clean_api_text(api_job.error_text) or "the job failed",
+                       finished_at=now, consumed_points=api_job.usage.consume)
     else:
         # unknown statuses count as still running
-        status = api_job.status if api_job.status in ("pending", "staged", "processing") else "processing"
+        status = api_job.status if api_job.status in API_RUNNING else JobStatus.PROCESSING
         changes.update(status=status)
-        if status == "processing":
+        if status == JobStatus.PROCESSING:
             started = api_job.meta.started_at.timestamp() if api_job.meta and api_job.meta.started_at else now
             changes["started_at"] = min(started, now)
     if api_job.usage.frozen:
@@ -102,7 +98,8 @@ def apply_api_job(api_job: Job) -> dict[str, Any]:
 
 
 class Tracker:
-    def __init__(self, api: LegnextClient, repo: JobRepo, cfg: JobsConfig, show: Show, *, concurrency: int = 8) -> None:
+    def __init__(self, api: LegnextClient, repo: JobRepo, cfg: JobsConfig, show: Show, *, concurrency: int = 8,
+                 metrics: Metrics | None = None) -> None:
         self.api = api
         self.repo = repo
         self.cfg = cfg
@@ -111,7 +108,7 @@ class Tracker:
         self._failing_since: dict[int, float] = {}  # local id -> when reads started failing without a break
         self._missing_since: dict[int, float] = {}  # local id -> first 404 for a job the API had accepted
         self._scheduler = Scheduler("job-tracker", self._poll, concurrency=concurrency)
-        self.polls = 0  # API reads made (for the benchmark)
+        self.metrics = metrics or Metrics()
 
     # ---------------------------------------------------------------------------------------------------- control
 
@@ -119,10 +116,10 @@ class Tracker:
         """Pick up every unfinished job in the database, then run."""
         resumed = 0
         for job in await self.repo.unfinished():
-            if job.status == "submitting" or not job.job_id:
+            if job.status == JobStatus.SUBMITTING or not job.job_id:
                 # The process died between recording and the API's answer: the job may exist; never resubmit.
                 job = await self.repo.update(
-                    job.id, status="unknown", finished_at=time.time(),
+                    job.id, status=JobStatus.UNKNOWN, finished_at=time.time(),
                     error="the bot stopped while submitting this job, so whether it started is unknown",
                 )
                 await self._show(job, True)
@@ -170,7 +167,7 @@ class Tracker:
             return
         now = time.time()
         try:
-            self.polls += 1
+            self.metrics.status_reads += 1
             api_job = await self.api.get_job(job.job_id)
         except NotFound:
             first = self._missing_since.setdefault(local_id, now)
@@ -197,7 +194,7 @@ class Tracker:
         changes = apply_api_job(api_job)
         if changes.get("status") == job.status or job.started_at:
             changes.pop("started_at", None)
-        if changes.get("status") not in ("completed", "failed"):
+        if changes.get("status") not in (JobStatus.COMPLETED, JobStatus.FAILED):
             started = job.started_at or changes.get("started_at")
             if started is not None and now - started > timeout_for(job.task_type, self.cfg) + CLOCK_SLACK_S:
                 limit = human_duration(timeout_for(job.task_type, self.cfg))
@@ -227,7 +224,7 @@ class Tracker:
 
     async def _end(self, job: JobRecord, reason: str) -> None:
         self._forget(job.id)
-        job = await self.repo.update(job.id, status="failed", finished_at=time.time(), error=reason)
+        job = await self.repo.update(job.id, status=JobStatus.FAILED, finished_at=time.time(), error=reason)
         log.warning("job %d (%s) ended: %s", job.id, job.job_id, reason)
         await self._show(job, True)
 

@@ -1,4 +1,4 @@
-"""Data access for jobs and member settings. No SQL lives anywhere else."""
+"""Data access for the jobs table: every job the bot submits, recorded before the submit leaves the process."""
 
 from __future__ import annotations
 
@@ -10,10 +10,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot.db import Database
-
-UNFINISHED = ("submitting", "pending", "staged", "processing")
-FINISHED = ("completed", "failed", "unknown")
+from bot.storage.database import Database
+from bot.vocabulary import FINISHED, UNFINISHED, JobStatus, sql_list
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,8 @@ _UPDATABLE = {
     "submitted_at", "started_at", "finished_at", "shown_status", "extra", "request",
     "delivered_at", "delivery_attempts", "undeliverable", "ack_token", "ack_app_id", "posting_at",
 }
-_UNFINISHED_SQL = "('submitting', 'pending', 'staged', 'processing')"
+_UNFINISHED_SQL = sql_list(UNFINISHED)
+_FINISHED_SQL = sql_list(FINISHED)
 
 
 class JobRepo:
@@ -161,7 +160,8 @@ class JobRepo:
         now = time.time()
         async with self._lock:
             if dedupe_key is not None:
-                blocking = "('failed', 'unknown')" if again_after_unknown else "('failed')"
+                blocking = sql_list((JobStatus.FAILED, JobStatus.UNKNOWN) if again_after_unknown
+                                    else (JobStatus.FAILED,))
                 row = await self.db.fetchone(
                     f"SELECT * FROM jobs WHERE dedupe_key = ? AND status NOT IN {blocking} ORDER BY id DESC LIMIT 1",
                     (dedupe_key,),
@@ -175,11 +175,11 @@ class JobRepo:
                 """INSERT INTO jobs(task_type, action, parent_job_id, image_no, prompt, request_json, extra_json,
                        requester_id, guild_id, channel_id, reply_to_id, status, dedupe_key, created_at, updated_at,
                        ack_app_id, ack_token)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     task_type, action, parent_job_id, image_no, prompt, json.dumps(request or {}),
-                    json.dumps(extra or {}), requester_id, guild_id, channel_id, reply_to_id, dedupe_key, now, now,
-                    app_id, token,
+                    json.dumps(extra or {}), requester_id, guild_id, channel_id, reply_to_id,
+                    JobStatus.SUBMITTING.value, dedupe_key, now, now, app_id, token,
                 ),
             )
         job = await self.get(rowid)
@@ -240,8 +240,8 @@ class JobRepo:
     async def owed(self) -> list[JobRecord]:
         """Finished jobs whose final message Discord has not accepted yet."""
         rows = await self.db.fetchall(
-            "SELECT * FROM jobs WHERE delivered_at IS NULL AND undeliverable IS NULL"
-            " AND status IN ('completed', 'failed', 'unknown') ORDER BY id"
+            f"SELECT * FROM jobs WHERE delivered_at IS NULL AND undeliverable IS NULL AND status IN {_FINISHED_SQL}"
+            " ORDER BY id"
         )
         return [JobRecord.from_row(r) for r in rows]
 
@@ -267,35 +267,6 @@ class JobRepo:
         return [JobRecord.from_row(r) for r in await self.db.fetchall("SELECT * FROM jobs ORDER BY id")]
 
 
-class SettingsRepo:
-    """Each member's /settings defaults, a small JSON object per user."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def get(self, user_id: int) -> dict[str, Any]:
-        row = await self.db.fetchone("SELECT settings_json FROM member_settings WHERE user_id = ?", (user_id,))
-        return {} if row is None else dict(json.loads(row["settings_json"]))
-
-    async def set(self, user_id: int, settings: dict[str, Any]) -> None:
-        await self.db.execute(
-            """INSERT INTO member_settings(user_id, settings_json, updated_at) VALUES (?, ?, ?)
-               ON CONFLICT(user_id) DO UPDATE SET settings_json = excluded.settings_json,
-               updated_at = excluded.updated_at""",
-            (user_id, json.dumps(settings), time.time()),
-        )
-
-    async def update(self, user_id: int, **changes: Any) -> dict[str, Any]:
-        current = await self.get(user_id)
-        for key, value in changes.items():
-            if value is None:
-                current.pop(key, None)
-            else:
-                current[key] = value
-        await self.set(user_id, current)
-        return current
-
-
 __all__ = [
-    "FINISHED", "UNFINISHED", "DuplicateJob", "JobRecord", "JobRepo", "RunningLimitReached", "SettingsRepo", "replace",
+    "FINISHED", "UNFINISHED", "DuplicateJob", "JobRecord", "JobRepo", "RunningLimitReached", "replace",
 ]

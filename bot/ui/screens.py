@@ -1,20 +1,19 @@
-"""Pure functions from a job record to what Discord shows: `render_job(job) -> Rendered(content, embed, view)`.
+"""The screens every feature shares: pure functions from a job record to what Discord shows, and the registry
+through which the presenter asks the feature that owns a job's task how to render it.
 
 No I/O here, so every screen can be tested without a connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import discord
 
-from bot import actions as A
-from bot.buttons import JobButton
-from bot.custom_ids import CustomId
-from bot.text import strip_invisible
+from bot.core.text import strip_invisible
+from bot.vocabulary import WAITING, JobStatus
 
 CONTENT_LIMIT = 2000
 PROMPT_IN_CONTENT = 1500
@@ -50,14 +49,14 @@ def model_label(model: str) -> str:
 
 
 def status_words(job: Any) -> str:
-    if job.status in ("submitting", "pending", "staged"):
+    if job.status in WAITING:
         return "(Waiting to start)"
-    if job.status == "processing":
+    if job.status == JobStatus.PROCESSING:
         started = int(job.started_at or job.submitted_at or job.created_at)
         return f"(Running, started <t:{started}:R>)"
-    if job.status == "failed":
+    if job.status == JobStatus.FAILED:
         return "(Failed)"
-    if job.status == "unknown":
+    if job.status == JobStatus.UNKNOWN:
         return "(Outcome unknown)"
     return ""
 
@@ -98,35 +97,11 @@ def result_urls(job: Any) -> list[str]:
     return [str(u) for u in out.get("image_urls") or []]
 
 
-def build_view(job: Any) -> discord.ui.View | None:
-    """The buttons a finished job offers (and only those)."""
-    if job.status != "completed" or not job.job_id:
-        return None
-    model = str(job.extra.get("model", "7"))
-    items: list[JobButton] = []
-    if job.task_type in A.GRID_TASKS:
-        available = (job.output or {}).get("available_actions")
-        for action in A.grid_actions():
-            index = A.index_of(action, 0)
-            if A.offered(action, index, available, model):
-                items.append(JobButton.make(action, CustomId(action.name, job.job_id, index)))
-    elif job.task_type in A.UPSCALE_TASKS and job.parent_job_id is not None and job.image_no is not None:
-        available = job.extra.get("parent_actions")
-        for action in A.upscaled_actions():
-            if A.offered(action, job.image_no, available, model):
-                items.append(JobButton.make(action, CustomId(action.name, job.parent_job_id, job.image_no)))
-    if not items:
-        return None
-    view = discord.ui.View(timeout=None)
-    for item in items:
-        view.add_item(item)
-    return view
-
-
-def render_job(job: Any, *, attached: Sequence[str] = ()) -> Rendered:
-    """Content, embed and view for `job`. `attached` names the files uploaded with the message, if any."""
+def render_plain(job: Any, attached: Sequence[str] = (), view: discord.ui.View | None = None) -> Rendered:
+    """Content, embed and `view` (shown once the job completed) for `job`. `attached` names the files uploaded
+    with the message, if any."""
     content = headline(job)
-    if job.status == "completed":
+    if job.status == JobStatus.COMPLETED:
         embed = discord.Embed(colour=COLOUR_DONE, description=safe_text(job.prompt, EMBED_DESC_LIMIT) or None)
         urls = result_urls(job)
         images = [n for n in attached if not n.endswith(".mp4")]
@@ -137,13 +112,13 @@ def render_job(job: Any, *, attached: Sequence[str] = ()) -> Rendered:
         if not attached and (job.output or {}).get("video_urls"):
             embed.add_field(name="Videos", value="\n".join(f"[clip {i + 1}]({u})" for i, u in enumerate(urls))[:1024])
         embed.set_footer(text=footer(job))
-        return Rendered(content, embed, build_view(job))
-    if job.status in ("failed", "unknown"):
+        return Rendered(content, embed, view)
+    if job.status in (JobStatus.FAILED, JobStatus.UNKNOWN):
         reason = safe_text(job.error or "no reason given", 1000)
-        colour = COLOUR_FAILED if job.status == "failed" else COLOUR_UNKNOWN
-        title = "This job failed" if job.status == "failed" else "This job's outcome is unknown"
+        colour = COLOUR_FAILED if job.status == JobStatus.FAILED else COLOUR_UNKNOWN
+        title = "This job failed" if job.status == JobStatus.FAILED else "This job's outcome is unknown"
         description = f"Reason: {reason}"
-        if job.status == "unknown":
+        if job.status == JobStatus.UNKNOWN:
             description += ("\nLegnext didn't confirm whether it started, so it may have been charged. "
                             "The bot did not send it again, to avoid paying twice.")
         embed = discord.Embed(colour=colour, title=title, description=description)
@@ -155,3 +130,26 @@ def render_job(job: Any, *, attached: Sequence[str] = ()) -> Rendered:
 def error_text(sentence: str) -> str:
     """The bot's own sentences use markdown on purpose (`--chaos`, `/imagine`): only mentions are defused."""
     return _cut(discord.utils.escape_mentions(sentence.replace("\r", " ")), CONTENT_LIMIT)
+
+
+Renderer = Callable[[Any, Sequence[str]], Rendered]
+
+
+class Screens:
+    """Which feature renders which task types. Each extension registers its renderer in its `setup`; a task nobody
+    registered is shown plainly (status, result, reason), without buttons."""
+
+    def __init__(self) -> None:
+        self._by_task: dict[str, Renderer] = {}
+
+    def register(self, task_types: Iterable[str], renderer: Renderer) -> None:
+        for task_type in task_types:
+            self._by_task[task_type] = renderer
+
+    def unregister(self, task_types: Iterable[str]) -> None:
+        for task_type in task_types:
+            self._by_task.pop(task_type, None)
+
+    def render(self, job: Any, attached: Sequence[str] = ()) -> Rendered:
+        renderer = self._by_task.get(job.task_type)
+        return renderer(job, attached) if renderer is not None else render_plain(job, attached)

@@ -21,9 +21,9 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
 def migrations() -> list[tuple[int, str, str]]:
-    """(version, file name, SQL) for every file in bot/migrations, in order; numbers must run 1, 2, 3, ..."""
+    """(version, file name, SQL) for every file in bot/storage/migrations, in order; numbers must run 1, 2, 3, ..."""
     found: list[tuple[int, str, str]] = []
-    for entry in resources.files("bot.migrations").iterdir():
+    for entry in resources.files("bot.storage.migrations").iterdir():
         if not entry.name.endswith(".sql"):
             continue
         m = _MIGRATION_NAME.match(entry.name)
@@ -205,13 +205,3 @@ class Database:
             rowid = cur.lastrowid or 0
         await self.conn.commit()
         return rowid
-
-    async def get_meta(self, key: str) -> str | None:
-        row = await self.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if row is None else str(row["value"])
-
-    async def set_meta(self, key: str, value: str) -> None:
-        await self.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )

@@ -1,24 +1,28 @@
-"""Every button under a result: its label, where it sits, when it is offered and which API call it makes.
+"""/imagine's rules, with no Discord in them: the prompt a member's /settings defaults make, and every button
+under a result (its label, where it sits, when it is offered, which API call it makes, and what a press starts).
 
 This is bot-contract.md's button table as data. Image numbers are 0-based here and in the API.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.errors import BadInput, NotAvailable
+from bot.core.launcher import Confirm, Launch
+from bot.core.prompt import apply_defaults, check_prompt, is_v8, parse_prompt
 from bot.legnext import models as m
 from bot.legnext.client import build
-from bot.prompt import is_v8, parse_prompt
+from bot.storage.jobs import JobRecord
+from bot.vocabulary import GRID_SIZE, GRID_TASKS, ZOOM_MAX, ZOOM_MIN
+from cogs.imagine.regions import mask_for, parse_cells
 
-GRID_TASKS = frozenset({"diffusion", "variation", "reroll", "blend", "pan", "outpaint", "inpaint", "remix", "edit"})
-UPSCALE_TASKS = frozenset({"upscale"})
-VIDEO_TASKS = frozenset({"video_diffusion", "extend_video", "video_upscale"})
-
-# Legnext's follow-up window (docs: "Operation Validity ... 3 days").
-FOLLOW_UP_WINDOW_S = 3 * 24 * 3600
+# /settings keys -> prompt flag defaults (see bot.core.prompt.apply_defaults)
+FLAG_SETTINGS = ("version", "aspect", "stylize", "speed")
+ZOOM_RANGE = f"The zoom must be a number from {ZOOM_MIN} to {ZOOM_MAX}, like `1.5`."
 
 
 @dataclass(frozen=True)
@@ -160,11 +164,103 @@ def index_of(action: Action, index: int) -> int:
 def dedupe_key(action: Action, job_id: str, index: int, remix_prompt: str | None = None,
                extra: str | None = None) -> str:
     """Same button, same image -> same key. A remix with other words, or another region, is another request."""
-    import hashlib
-
     key = f"{action.name}:{job_id}:{index}"
     if remix_prompt is not None:
         key += ":" + hashlib.sha1(remix_prompt.encode()).hexdigest()[:12]
     if extra:
         key += ":" + extra
     return key
+
+
+# ------------------------------------------------------------------------------------------------ what a job starts
+
+def defaults_from(settings: dict[str, Any]) -> dict[str, str | None]:
+    return {k: str(settings[k]) for k in FLAG_SETTINGS if settings.get(k)}
+
+
+def imagine_prompt(prompt: str, settings: dict[str, Any]) -> str:
+    """The prompt with the member's defaults, checked and normalised. Raises `PromptError` (costs nothing)."""
+    full = apply_defaults(prompt.strip(), defaults_from(settings))
+    # the API gets the normalised form: `—ar 16:9` typed on a phone is sent as `--ar 16:9`
+    return check_prompt(full).render()
+
+
+def imagine_launch(prompt: str, settings: dict[str, Any]) -> Launch:
+    full = imagine_prompt(prompt, settings)
+    return Launch(request=build(m.Diffusion, text=full), action="imagine", prompt=full,
+                  extra={"model": parse_prompt(full).version})
+
+
+def action_for(name: str) -> Action:
+    action = ACTIONS.get(name)
+    if action is None:
+        raise NotAvailable("That button is no longer supported.")
+    return action
+
+
+def check_offered(action: Action, source: JobRecord, index: int) -> None:
+    """Is the button's action offered on that image of `source` (its `available_actions` and its model)?"""
+    image_no = index_of(action, index)
+    available = (source.output or {}).get("available_actions")
+    if not 0 <= image_no < GRID_SIZE or not offered(action, image_no, available, str(source.extra.get("model", "7"))):
+        raise NotAvailable("That action isn't offered for this image.")
+
+
+def plain_key(action_name: str, job_id: str, index: int) -> str | None:
+    """The double-press key of a press without a form (what an earlier press of the same button recorded)."""
+    action = ACTIONS.get(action_name)
+    return None if action is None else dedupe_key(action, job_id, index_of(action, index))
+
+
+def press_launch(
+    action_name: str,
+    source: JobRecord,
+    index: int,
+    settings: dict[str, Any],
+    *,
+    remix_prompt: str | None = None,
+    scale: float | None = None,
+    cells: str | None = None,
+    again_after_unknown: bool = False,
+) -> Launch:
+    """What pressing `action_name` on image `index` of the finished `source` starts. Raises `BadInput` on a value the
+    member typed that can't be used, `PromptError` on a remix prompt the API would refuse."""
+    action = action_for(action_name)
+    check_offered(action, source, index)
+    job_id = source.job_id or ""
+    index = index_of(action, index)
+    mask = None
+    if remix_prompt is not None:
+        remix_prompt = remix_prompt.strip()
+        if not remix_prompt:
+            raise BadInput("The prompt can't be empty.")
+        remix_prompt = check_prompt(remix_prompt).render()  # `—ar 16:9` from a phone is sent as `--ar 16:9`
+        if remix_prompt == source.prompt and action.modal is None:
+            remix_prompt = None  # unchanged: a plain follow-up, same as with remix mode off
+    if action.modal == "zoom" and (scale is None or not ZOOM_MIN <= scale <= ZOOM_MAX):
+        raise BadInput(ZOOM_RANGE)
+    if action.modal == "region":
+        try:
+            mask = mask_for(parse_cells(cells or ""), source.prompt)
+        except ValueError:
+            raise BadInput("Pick at least one region of the image to vary.") from None
+    ctx = Ctx(
+        job_id=job_id, index=index, prompt=source.prompt,
+        variation_high=settings.get("variation", "high") != "low", remix_prompt=remix_prompt, scale=scale,
+        mask=mask,
+    )
+    extra = {
+        "model": source.extra.get("model", "7"),
+        "source_task": source.task_type,
+        "describes": action.describes.format(n=index + 1),
+        # buttons under an upscaled image are offered according to the grid's actions
+        "parent_actions": (source.output or {}).get("available_actions") if source.task_type in GRID_TASKS else None,
+    }
+    key = dedupe_key(action, job_id, index, remix_prompt, cells or (f"{scale:g}" if scale else None))
+    plain = key == dedupe_key(action, job_id, index)
+    return Launch(
+        request=action.build(ctx), action=action_name, prompt=remix_prompt or source.prompt, extra=extra,
+        parent_job_id=job_id, image_no=index, dedupe_key=key, again_after_unknown=again_after_unknown,
+        # another zoom scale, like another region or remix, is asked again by its own form
+        confirm_again=Confirm(action_name, job_id, index) if plain and action.modal is None else None,
+    )

@@ -16,8 +16,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.config import JobsConfig
-from bot.repo import JobRecord, JobRepo
-from bot.schedule import Scheduler
+from bot.core.metrics import Metrics
+from bot.core.schedule import Scheduler
+from bot.storage.jobs import JobRecord, JobRepo
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,14 @@ BASE_DELAY_S = 1.0
 
 
 class Delivery:
-    def __init__(self, repo: JobRepo, cfg: JobsConfig, attempt: Attempt, *, concurrency: int = 4) -> None:
+    def __init__(self, repo: JobRepo, cfg: JobsConfig, attempt: Attempt, *, concurrency: int = 4,
+                 metrics: Metrics | None = None) -> None:
         self.repo = repo
         self.cfg = cfg
         self.attempt = attempt
         self._links_only: set[int] = set()
         self._scheduler = Scheduler("delivery", self._deliver, concurrency=concurrency)
-        # figures for the operator and the benchmark
-        self.attempts = 0
-        self.delivered = 0
-        self.given_up = 0
+        self.metrics = metrics or Metrics()  # figures for the operator and the benchmark
 
     async def start(self) -> None:
         owed = await self.repo.owed()
@@ -95,7 +94,7 @@ class Delivery:
             return
         attempts = job.delivery_attempts + 1
         job = await self.repo.update(job.id, delivery_attempts=attempts)
-        self.attempts += 1
+        self.metrics.delivery_attempts += 1
         links_only = local_id in self._links_only
         try:
             await self.attempt(job, links_only)
@@ -119,7 +118,7 @@ class Delivery:
         except KeyError:  # the record was deleted meanwhile (by an operator): nothing is owed any more
             log.info("job %d was shown, but its record is gone", job.id)
             return
-        self.delivered += 1
+        self.metrics.delivered += 1
         if attempts > 1:
             log.info("job %d shown after %d attempts", job.id, attempts)
 
@@ -135,5 +134,5 @@ class Delivery:
     async def _give_up(self, job: JobRecord, reason: str) -> None:
         self._links_only.discard(job.id)
         await self.repo.update(job.id, undeliverable=reason[:500])
-        self.given_up += 1
+        self.metrics.given_up += 1
         log.warning("job %d (%s, %s) can't be shown and is given up: %s", job.id, job.job_id, job.status, reason)

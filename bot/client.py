@@ -1,4 +1,5 @@
-"""The bot object: cogs from an explicit list, persistent buttons, the job tracker and command sync."""
+"""The client: the services built once at start-up (launcher, tracker, delivery, presenter), the feature
+extensions from an explicit list, and the command sync."""
 
 from __future__ import annotations
 
@@ -10,17 +11,29 @@ from typing import Any
 
 import discord
 import httpx
+import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import DiscordConfig, Settings
-from bot.db import Database
+from bot.config import ConfigError, DiscordConfig, Settings
+from bot.core.delivery import Delivery
+from bot.core.launcher import Launcher
+from bot.core.metrics import Metrics
+from bot.core.tracker import Tracker
 from bot.legnext.client import LegnextClient
-from bot.repo import JobRecord, JobRepo, SettingsRepo
+from bot.legnext.errors import AuthError, LegnextError
+from bot.storage.database import Database
+from bot.storage.jobs import JobRecord, JobRepo
+from bot.storage.members import SettingsRepo
+from bot.storage.meta import MetaRepo
+from bot.ui.errors import Reporter
+from bot.ui.presenter import Presenter
+from bot.ui.services import Services
 
 log = logging.getLogger(__name__)
 
-COGS: tuple[str, ...] = ("cogs.imagine", "cogs.settings")
+# The feature extensions: adding or removing a feature is one line here.
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.settings")
 
 NO_PINGS = discord.AllowedMentions.none()
 STALE_FORM_GRACE_S = 1.5
@@ -31,21 +44,17 @@ def apply_discord_endpoints(cfg: DiscordConfig) -> None:
     if cfg.api_base_url:
         discord.http.Route.BASE = cfg.api_base_url.rstrip("/")
     if cfg.gateway_url:
-        import yarl
-
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(cfg.gateway_url)
 
 
 class MJTree(app_commands.CommandTree["MJBot"]):
-    """Every slash-command error becomes one polite ephemeral sentence (see `bot.interactions.report_error`)."""
+    """Every slash-command error becomes one polite ephemeral sentence (`bot.ui.errors.Reporter`)."""
 
     async def on_error(self, interaction: discord.Interaction[MJBot], error: app_commands.AppCommandError) -> None:
-        from bot.interactions import report_error
-
         original: BaseException = error
         if isinstance(error, app_commands.CommandInvokeError):
             original = error.original
-        await report_error(interaction, original)
+        await self.client.reporter.report(interaction, original)
 
 
 class MJBot(commands.Bot):
@@ -60,24 +69,29 @@ class MJBot(commands.Bot):
             allowed_mentions=NO_PINGS,
             guild_ready_timeout=settings.discord.guild_ready_timeout_s,
         )
-        from bot.delivery import Delivery
-        from bot.jobs import JobService
-        from bot.presenter import Presenter
-        from bot.tracker import Tracker
-
         self.settings = settings
         self.api = api
         self.db = db
         self.http_client = http
         self.jobs_repo = JobRepo(db)
         self.settings_repo = SettingsRepo(db)
-        self.presenter = Presenter(self)
-        self.delivery = Delivery(self.jobs_repo, settings.jobs, self.presenter.deliver)
-        self.tracker = Tracker(api, self.jobs_repo, settings.jobs, self._job_changed)
-        self.service = JobService(
-            api=api, repo=self.jobs_repo, settings_repo=self.settings_repo, config=settings, tracker=self.tracker,
-            owe=self.delivery.owe,
+        self.meta = MetaRepo(db)
+        self.metrics = Metrics()
+        self.presenter = Presenter(self, settings=settings, jobs=self.jobs_repo, meta=self.meta, http=http,
+                                   metrics=self.metrics)
+        self.reporter = Reporter(self.presenter.alert, alert_channel=bool(settings.moderation.alert_channel_id))
+        self.delivery = Delivery(self.jobs_repo, settings.jobs, self.presenter.deliver, metrics=self.metrics)
+        self.tracker = Tracker(api, self.jobs_repo, settings.jobs, self._job_changed, metrics=self.metrics)
+        self.launcher = Launcher(
+            api=api, repo=self.jobs_repo, config=settings, tracker=self.tracker, owe=self.delivery.owe,
+            announce=self.presenter.announce,
         )
+        # what each feature's extension is given (see bot.ui.services)
+        self.services = Services(
+            settings=settings, launcher=self.launcher, presenter=self.presenter, reporter=self.reporter,
+            jobs=self.jobs_repo, member_settings=self.settings_repo, meta=self.meta,
+        )
+        self._answers: asyncio.Task[None] | None = None
 
     async def _job_changed(self, job: JobRecord, final: bool) -> None:
         """The tracker wrote a new state: a final one is owed to the channel until Discord accepts it."""
@@ -87,12 +101,9 @@ class MJBot(commands.Bot):
             await self.presenter.show_status(job)
 
     async def setup_hook(self) -> None:
-        from bot.buttons import DYNAMIC_ITEMS
-
-        for ext in COGS:
+        for ext in EXTENSIONS:  # each registers its cog, its persistent components and how its jobs look
             await self.load_extension(ext)
         await self.check_legnext_key()
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
         await self.tracker.start()
         await self.delivery.start()
         self._answers = asyncio.create_task(self.presenter.resolve_answers(), name="resolve-answers")
@@ -107,9 +118,6 @@ class MJBot(commands.Bot):
     async def check_legnext_key(self) -> None:
         """Read the balance once at start. A refused key stops the start (`ConfigError`: exit 2); an API that cannot
         be reached or fails only earns a warning (jobs retry on their own); the read is retried once at most."""
-        from bot.config import ConfigError
-        from bot.legnext.errors import AuthError, LegnextError
-
         try:
             async with asyncio.timeout(10):
                 balance = await self.api.balance(retries=1)
@@ -129,8 +137,6 @@ class MJBot(commands.Bot):
         """With `discord.guild_ids`: the commands go to each of those guilds (instant). A guild the bot is not in
         stops the start with one `ConfigError` problem per such guild. Without: a global sync, only when the
         command set changed. Definitions Discord refuses raise `app_commands.CommandSyncFailure` (400, 50035)."""
-        from bot.config import ConfigError
-
         guild_ids = self.settings.discord.guild_ids
         if guild_ids:
             not_in: list[str] = []
@@ -150,11 +156,11 @@ class MJBot(commands.Bot):
                 raise ConfigError(not_in)
             return
         digest = self.command_hash()
-        if await self.db.get_meta("commands_hash") == digest:
+        if await self.meta.get("commands_hash") == digest:
             log.info("global commands unchanged; not syncing")
             return
         synced = await self.tree.sync()
-        await self.db.set_meta("commands_hash", digest)
+        await self.meta.set("commands_hash", digest)
         log.info("synced %d global commands (may take up to an hour to appear)", len(synced))
 
     async def on_interaction(self, interaction: discord.Interaction[MJBot]) -> None:
@@ -181,9 +187,8 @@ class MJBot(commands.Bot):
         log.info("logged in as %s (%s) in %d guilds", user, user.id if user else "?", len(self.guilds))
 
     async def close(self) -> None:
-        answers = getattr(self, "_answers", None)
-        if answers is not None and not answers.done():
-            answers.cancel()
+        if self._answers is not None and not self._answers.done():
+            self._answers.cancel()
         await self.tracker.stop()
         # results being uploaded get a moment to finish; the rest stays owed and is delivered at the next start
         await self.delivery.stop(self.settings.jobs.shutdown_grace_s)

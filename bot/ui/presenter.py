@@ -14,21 +14,23 @@ import datetime
 import io
 import logging
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aiohttp
 import discord
+import httpx
 
-from bot.delivery import AttachmentsRefused, CannotDeliver, DeliveryFailed
-from bot.errors import Alert
-from bot.images import download
-from bot.jobs import message_link
-from bot.render import headline, render_job, result_urls
-from bot.repo import JobRecord, replace
-
-if TYPE_CHECKING:
-    from bot.app import MJBot
+from bot.config import Settings
+from bot.core.delivery import AttachmentsRefused, CannotDeliver, DeliveryFailed
+from bot.core.errors import Alert
+from bot.core.launcher import message_link
+from bot.core.media import download
+from bot.core.metrics import Metrics
+from bot.storage.jobs import JobRecord, JobRepo, replace
+from bot.storage.meta import MetaRepo
+from bot.ui.screens import Screens, headline, result_urls
+from bot.vocabulary import FINISHED, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,9 @@ def answer_text(job: JobRecord) -> str:
     """The member's own (ephemeral) answer about a job that reached the API, whatever its state: never "try
     again"."""
     link = message_link(job)
-    if job.status == "completed":
+    if job.status == JobStatus.COMPLETED:
         return f"Done: {link}" if link else "Done: its result is in this channel."
-    if job.status in ("failed", "unknown"):
+    if job.status in FINISHED:
         where = f" {link}" if link else ""
         return f"Your job ended without a result; the reason is shown in this channel.{where}"
     if link:
@@ -72,22 +74,26 @@ def replace_message(job: JobRecord, message_id: int) -> JobRecord:
 
 
 class Presenter:
-    def __init__(self, bot: MJBot) -> None:
-        self.bot = bot
+    def __init__(self, client: discord.Client, *, settings: Settings, jobs: JobRepo, meta: MetaRepo,
+                 http: httpx.AsyncClient, metrics: Metrics | None = None) -> None:
+        self.client = client
+        self.settings = settings
+        self.jobs = jobs
+        self.meta = meta
+        self.http = http
+        self.screens = Screens()  # each feature registers how its jobs look
         self._last_edit: dict[int, float] = {}
         self._pending: dict[int, asyncio.Task[None]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
-        self.edits = 0  # message edits made (for the benchmark)
-        self.posts = 0
-        self.finished_at: dict[int, float] = {}  # local id -> when its result was sent (for the benchmark)
+        self.metrics = metrics or Metrics()
 
     @property
     def interval(self) -> float:
-        return self.bot.settings.jobs.status_edit_interval_s
+        return self.settings.jobs.status_edit_interval_s
 
     def _channel(self, channel_id: int, guild_id: int | None = None) -> discord.PartialMessageable:
         # with the guild, a posted message's jump_url is .../channels/<guild>/<channel>/<id>, not .../@me/...
-        return self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+        return self.client.get_partial_messageable(channel_id, guild_id=guild_id)
 
     async def post(self, job: JobRecord, channel: Any, reply_to: int | None = None,
                    files: list[discord.File] | None = None) -> discord.Message:
@@ -96,9 +102,9 @@ class Presenter:
         if channel_id is None:
             raise RuntimeError("job has no channel")
         if job.posting_at is None:  # so that a crash right after the post can find the message again
-            job = await self.bot.jobs_repo.update(job.id, posting_at=time.time())
+            job = await self.jobs.update(job.id, posting_at=time.time())
         target = self._channel(channel_id, job.guild_id)
-        r = render_job(job, attached=[f.filename for f in files or []])
+        r = self.screens.render(job, [f.filename for f in files or []])
         kwargs: dict[str, Any] = {"content": r.content, "allowed_mentions": NO_PINGS}
         if r.embed is not None:
             kwargs["embed"] = r.embed
@@ -111,9 +117,20 @@ class Presenter:
                 message_id=reply_to, channel_id=channel_id, fail_if_not_exists=False)
             kwargs["mention_author"] = False
         message = await target.send(**kwargs)
-        self.posts += 1
+        self.metrics.messages_posted += 1
         self._last_edit[job.id] = time.monotonic()
         return message
+
+    async def announce(self, job: JobRecord) -> JobRecord:
+        """Post the message of a job the API just accepted and record it. Best effort: when Discord refuses or
+        fails, the tracker and delivery post it later; the job is running either way."""
+        try:
+            async with self._lock(job.id):
+                message = await self.post(job, None, job.reply_to_id)
+                return await self.jobs.update(job.id, message_id=message.id, shown_status=job.status)
+        except Exception as e:
+            log.warning("could not post the message of job %d yet: %s", job.id, e)
+            return await self.jobs.get(job.id) or job
 
     def _lock(self, local_id: int) -> asyncio.Lock:
         lock = self._locks.get(local_id)
@@ -141,7 +158,7 @@ class Presenter:
             pending.cancel()
         if job.channel_id is None:
             raise CannotDeliver("the job has no channel to show it in")
-        files = await self._files(job) if job.status == "completed" and not links_only else []
+        files = await self._files(job) if job.status == JobStatus.COMPLETED and not links_only else []
         try:
             async with self._lock(job.id):
                 await self._update(job, files)
@@ -149,7 +166,6 @@ class Presenter:
             raise self._delivery_error(e, bool(files)) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
             raise DeliveryFailed(f"cannot reach Discord ({type(e).__name__})") from None
-        self.finished_at[job.id] = time.monotonic()
         self._last_edit.pop(job.id, None)
         self._locks.pop(job.id, None)
 
@@ -182,7 +198,7 @@ class Presenter:
         try:
             await asyncio.sleep(wait)
             self._pending.pop(local_id, None)
-            job = await self.bot.jobs_repo.get(local_id)
+            job = await self.jobs.get(local_id)
             if job is not None and not job.finished and job.shown_status != job.status:
                 async with self._lock(job.id):
                     await self._update(job, [])
@@ -192,15 +208,15 @@ class Presenter:
             log.info("delayed status edit of job %d failed: %s", local_id, e)
 
     async def _files(self, job: JobRecord) -> list[discord.File]:
-        cfg = self.bot.settings.jobs
+        cfg = self.settings.jobs
         if not cfg.rehost_images:
             return []
         urls = result_urls(job)
         max_bytes = int(cfg.max_download_mb * 1024 * 1024)
-        extra_hosts = frozenset(h for h in [urlsplit(self.bot.settings.legnext.base_url).hostname] if h)
+        extra_hosts = frozenset(h for h in [urlsplit(self.settings.legnext.base_url).hostname] if h)
         stem = (job.job_id or str(job.id))[:36]
         results = await asyncio.gather(*[
-            download(self.bot.http_client, url, max_bytes=max_bytes, extra_hosts=extra_hosts,
+            download(self.http, url, max_bytes=max_bytes, extra_hosts=extra_hosts,
                      stem=stem if len(urls) == 1 else f"{stem}_{i}")
             for i, url in enumerate(urls[:4])
         ])
@@ -215,19 +231,19 @@ class Presenter:
         if channel_id is None:
             log.warning("job %d has no channel to show it in", job.id)
             return
-        fresh = await self.bot.jobs_repo.get(job.id)  # another update may have posted the message meanwhile
+        fresh = await self.jobs.get(job.id)  # another update may have posted the message meanwhile
         if fresh is not None and fresh.message_id is not None and job.message_id is None:
             job = replace_message(job, fresh.message_id)
         if job.message_id is None and job.posting_at is not None:
             found = await self._find_orphan(job)
             if found is not None:
                 job = replace_message(job, found)
-                await self.bot.jobs_repo.update(job.id, message_id=found)
+                await self.jobs.update(job.id, message_id=found)
         if job.message_id is None:
             message = await self.post(job, None, job.reply_to_id, files)
-            await self.bot.jobs_repo.update(job.id, message_id=message.id, shown_status=job.status)
+            await self.jobs.update(job.id, message_id=message.id, shown_status=job.status)
             return
-        r = render_job(job, attached=[f.filename for f in files])
+        r = self.screens.render(job, [f.filename for f in files])
         partial = self._channel(channel_id).get_partial_message(job.message_id)
         try:
             await partial.edit(content=r.content, embed=r.embed, view=r.view, attachments=files,
@@ -239,16 +255,16 @@ class Presenter:
             for f in files:
                 f.reset()
             message = await self.post(job, None, None, files)
-            await self.bot.jobs_repo.update(job.id, message_id=message.id, shown_status=job.status)
+            await self.jobs.update(job.id, message_id=message.id, shown_status=job.status)
             return
-        self.edits += 1
+        self.metrics.messages_edited += 1
         self._last_edit[job.id] = time.monotonic()
-        await self.bot.jobs_repo.update(job.id, shown_status=job.status)
+        await self.jobs.update(job.id, shown_status=job.status)
 
     async def _find_orphan(self, job: JobRecord) -> int | None:
         """The job message posted just before a crash, before its id could be recorded (found in the channel's
         recent history by its headline), so that the job is not shown twice."""
-        if job.channel_id is None or job.posting_at is None or self.bot.user is None:
+        if job.channel_id is None or job.posting_at is None or self.client.user is None:
             return None
         after = discord.Object(id=discord.utils.time_snowflake(
             datetime.datetime.fromtimestamp(job.posting_at - 5, tz=datetime.UTC)))
@@ -256,9 +272,9 @@ class Presenter:
         try:
             async for message in self._channel(job.channel_id, job.guild_id).history(
                     limit=ORPHAN_LOOKBACK, after=after, oldest_first=True):
-                if (message.author.id == self.bot.user.id and message.content.startswith(prefix)
+                if (message.author.id == self.client.user.id and message.content.startswith(prefix)
                         and f"<@{job.requester_id}>" in message.content
-                        and await self.bot.jobs_repo.by_message(message.id) is None):
+                        and await self.jobs.by_message(message.id) is None):
                     log.info("job %d: found its message %d posted before a restart", job.id, message.id)
                     return message.id
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as e:
@@ -268,24 +284,24 @@ class Presenter:
     async def resolve_answers(self) -> None:
         """Members whose "thinking…" answer was left unresolved by a crash or restart are told where their job is
         (interaction tokens last 15 minutes; older ones are only forgotten)."""
-        for job in await self.bot.jobs_repo.unacknowledged():
+        for job in await self.jobs.unacknowledged():
             if job.ack_token and job.ack_app_id and time.time() - job.created_at < ANSWER_TTL_S:
-                webhook = discord.Webhook.partial(job.ack_app_id, job.ack_token, client=self.bot)
+                webhook = discord.Webhook.partial(job.ack_app_id, job.ack_token, client=self.client)
                 try:
                     await webhook.edit_message(cast(int, "@original"), content=answer_text(job),
                                                allowed_mentions=NO_PINGS)
                 except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as e:
                     log.info("could not resolve the answer about job %d: %s", job.id, e)
-            await self.bot.jobs_repo.update(job.id, ack_token=None, ack_app_id=None)
+            await self.jobs.update(job.id, ack_token=None, ack_app_id=None)
 
     async def alert(self, kind: Alert) -> None:
         """Tell the moderators' channel, once per kind every few hours (remembered across restarts)."""
-        channel_id = self.bot.settings.moderation.alert_channel_id
+        channel_id = self.settings.moderation.alert_channel_id
         key = f"alerted:{kind.value}"
-        last = await self.bot.db.get_meta(key)
+        last = await self.meta.get(key)
         if last is not None and time.time() - float(last) < ALERT_EVERY_S:
             return
-        await self.bot.db.set_meta(key, str(time.time()))
+        await self.meta.set(key, str(time.time()))
         log.warning("alert: %s", kind.value)
         if not channel_id:
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bot.prompt import parse_prompt
+from bot.core.prompt import parse_prompt
 
 CELL_NAMES = (
     "Top left", "Top centre", "Top right",

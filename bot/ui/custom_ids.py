@@ -17,9 +17,13 @@ JOB_RE = r"[A-Za-z0-9-]{1,64}"
 EXTRA_RE = r"[A-Za-z0-9._-]{1,16}"
 TEMPLATE = rf"mj:v1:(?P<action>{ACTION_RE}):(?P<job>{JOB_RE}):(?P<index>[0-9]{{1,2}})(?::(?P<extra>{EXTRA_RE}))?"
 PATTERN = re.compile(TEMPLATE)
-# Select menus use actions that start with "sel_"; buttons never do. Two DynamicItem classes, two templates.
-BUTTON_TEMPLATE = TEMPLATE.replace("(?P<action>", "(?P<action>(?!sel_)")
-SELECT_TEMPLATE = TEMPLATE.replace("(?P<action>", "(?P<action>(?=sel_)")
+
+
+def template_for(action_re: str) -> str:
+    """The custom_id template of one `DynamicItem` class: the same format, limited to the actions `action_re`
+    matches. Each feature registers its own items; their action patterns must not overlap (select menus use
+    actions that start with `sel_`, buttons never do)."""
+    return TEMPLATE.replace(f"(?P<action>{ACTION_RE})", f"(?P<action>{action_re})")
 
 
 @dataclass(frozen=True)
