@@ -65,7 +65,7 @@ class H:
     async def finished_job_message(self, job_local_id: int, wait_s: float = 10.0) -> FakeMessage:
         async def ready() -> Any:
             job = await self.bot.jobs_repo.get(job_local_id)
-            return job if job is not None and job.finished and job.shown_status == job.status else None
+            return job if job is not None and job.finished and job.delivered_at is not None else None
         job = await self.fake.wait_for(ready, timeout=wait_s)
         return self.fake.messages[job.message_id]
 

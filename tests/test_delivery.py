@@ -8,12 +8,15 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import discord
+import pytest
 
 from bot.__main__ import app_context
 from bot.client import MJBot
 from bot.core.errors import user_message
+from bot.core.media import DownloadFailed
 from bot.legnext import errors as api
 from bot.legnext.simulator import Simulator, running_simulator
 from tests.fakediscord import FakeDiscord, FakeInteraction, FakeMessage, run_bot
@@ -318,3 +321,38 @@ async def test_thinking_left_by_a_restart_is_resolved(tmp_path: Path) -> None:
             assert done.ephemeral and done.content.startswith("Started: https://discord.com/channels/"), done
             assert (await bot.jobs_repo.unacknowledged()) == []
         assert sim.count("POST", "/v1/diffusion") == 1
+
+
+# ------------------------------------------------------------------------------------------ found by review
+
+async def test_one_failed_download_does_not_turn_the_result_into_links_for_good(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.ui.presenter as presenter_module
+
+    real, calls = presenter_module.download, {"n": 0}
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise DownloadFailed("downloading the result failed (ReadTimeout)")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(presenter_module, "download", flaky)
+    async with harness(tmp_path) as h:
+        assert (await answer(await h.imagine("a paper crane"))).startswith("Started: ")
+        msg = await h.result(lambda m: "paper crane" in m.content and bool(m.buttons()))
+        assert msg.attachments, "a transient download failure is retried, not shown as expiring links"
+
+
+async def test_a_job_the_bot_lost_contact_with_is_unknown_and_a_repress_needs_confirmation(tmp_path: Path) -> None:
+    async with harness(tmp_path, jobs={"read_failure_limit_s": 1.0}, legnext={"read_retries": 0}) as h:
+        msg = await grid(h)
+        h.sim.inject_error(500, count=100000, method="GET", path="/v1/job/")
+        assert (await answer(await h.fake.click(msg.id, "U1"))).startswith("Started: ")
+        lost = await h.fake.wait_message(
+            lambda m: not m.ephemeral and "could not reach Legnext" in m.text(), timeout=20)
+        assert "outcome is unknown" in lost.text()
+        h.sim._injections.clear()
+        again = await h.fake.click(msg.id, "U1")
+        assert "charged twice" in await answer(again)
+        assert submits(h, "/v1/upscale") == 1

@@ -1216,3 +1216,19 @@ async def test_violations_fail_assert_clean_even_when_the_bot_swallows_them(env:
     fake.expect_violations = False
     fake.violations.clear()
     fake.assert_clean()
+
+
+async def test_enforce_nonce_returns_the_message_already_made(fake: FakeDiscord) -> None:
+    route = f"/channels/{CHANNEL}/messages"
+    status, first, _ = await api(fake, "POST", route, {"content": "a", "nonce": "mj7", "enforce_nonce": True})
+    assert status == 200
+    status, again, _ = await api(fake, "POST", route, {"content": "a", "nonce": "mj7", "enforce_nonce": True})
+    assert status == 200 and again["id"] == first["id"]
+    # without enforce_nonce, or with another nonce, a new message is made
+    status, other, _ = await api(fake, "POST", route, {"content": "a", "nonce": "mj7"})
+    assert other["id"] != first["id"]
+    status, other, _ = await api(fake, "POST", route, {"content": "a", "nonce": "mj8", "enforce_nonce": True})
+    assert other["id"] != first["id"]
+    status, data, _ = await api(fake, "POST", route, {"content": "a", "nonce": "n" * 26, "enforce_nonce": True})
+    assert status == 400 and "nonce" in data["errors"]
+    fake.violations.clear()

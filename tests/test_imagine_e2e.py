@@ -220,10 +220,18 @@ async def test_stuck_job_times_out(tmp_path: Path) -> None:
         h.sim.keep_stuck()
         _, msg = await imagine_result(h, "a cat")
         (embed,) = msg.embeds
-        assert embed["title"] == "This job failed"
-        assert "did not finish" in embed["description"]
+        assert embed["title"] == "This job's outcome is unknown"
+        assert "did not finish" in embed["description"] and "its result will appear here" in embed["description"]
         (job,) = await h.bot.jobs_repo.all()
-        assert job.status == "failed"
+        assert job.status == "unknown"
+
+        # it finishes after all: the late result replaces the reason, in the same message
+        assert job.job_id is not None
+        h.sim.complete_now(job.job_id)
+        h.bot.tracker.poke(job.id)
+        done = await h.fake.wait_for(lambda: bool(h.fake.messages[msg.id].attachments), timeout=10)
+        assert done and h.fake.messages[msg.id].buttons()
+        assert (await h.bot.jobs_repo.get(job.id)).status == "completed"  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------------------------------------------------ text safety

@@ -36,6 +36,10 @@ class AttachmentsRefused(DeliveryFailed):
     """Discord refused the files (too large, or no Attach Files permission): show the result as links instead."""
 
 
+class FilesUnavailable(DeliveryFailed):
+    """The result's files could not be fetched just now: try again; after a few tries, show links instead."""
+
+
 class CannotDeliver(Exception):
     """The job can never be shown (its channel is gone): stop trying."""
 
@@ -47,6 +51,8 @@ class CannotDeliver(Exception):
 Attempt = Callable[[JobRecord, bool], Awaitable[None]]
 
 BASE_DELAY_S = 1.0
+LINKS_AFTER_ATTEMPTS = 5  # files that can't be fetched this many times running: show the result as links
+MIN_ATTEMPTS = 5  # never give up before this many attempts, however long ago the job finished
 
 
 class Delivery:
@@ -56,6 +62,7 @@ class Delivery:
         self.cfg = cfg
         self.attempt = attempt
         self._links_only: set[int] = set()
+        self._failing_since: dict[int, float] = {}  # local id -> first failed attempt (in this run)
         self._scheduler = Scheduler("delivery", self._deliver, concurrency=concurrency)
         self.metrics = metrics or Metrics()  # figures for the operator and the benchmark
 
@@ -109,10 +116,20 @@ class Delivery:
                 return
             await self._retry(job, attempts, e)
             return
+        except FilesUnavailable as e:
+            if attempts >= LINKS_AFTER_ATTEMPTS:
+                self._links_only.add(local_id)
+            await self._retry(job, attempts, e)
+            return
         except DeliveryFailed as e:
             await self._retry(job, attempts, e)
             return
+        except Exception as e:  # a bug: logged, retried like a failure, given up in the end
+            log.exception("showing job %d failed unexpectedly", job.id)
+            await self._retry(job, attempts, DeliveryFailed(f"unexpected {type(e).__name__}"))
+            return
         self._links_only.discard(local_id)
+        self._failing_since.pop(local_id, None)
         try:
             await self.repo.update(job.id, delivered_at=time.time(), shown_status=job.status)
         except KeyError:  # the record was deleted meanwhile (by an operator): nothing is owed any more
@@ -123,8 +140,8 @@ class Delivery:
             log.info("job %d shown after %d attempts", job.id, attempts)
 
     async def _retry(self, job: JobRecord, attempts: int, e: DeliveryFailed) -> None:
-        failing_for = time.time() - (job.finished_at or job.updated_at)
-        if failing_for > self.cfg.delivery_give_up_s:
+        failing_for = time.time() - self._failing_since.setdefault(job.id, time.time())
+        if failing_for > self.cfg.delivery_give_up_s and attempts >= MIN_ATTEMPTS:
             await self._give_up(job, f"still failing after {attempts} attempts: {e.reason}")
             return
         delay = max(e.retry_after or 0.0, self.backoff(attempts))
@@ -133,6 +150,7 @@ class Delivery:
 
     async def _give_up(self, job: JobRecord, reason: str) -> None:
         self._links_only.discard(job.id)
+        self._failing_since.pop(job.id, None)
         await self.repo.update(job.id, undeliverable=reason[:500])
         self.metrics.given_up += 1
         log.warning("job %d (%s, %s) can't be shown and is given up: %s", job.id, job.job_id, job.status, reason)

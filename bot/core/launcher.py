@@ -211,13 +211,18 @@ class Launcher:
             await self._refused(job, clean_api_text(e.message))
             raise
         except BaseException:
-            # Cancelled or crashed mid-submit: the job may exist; never resubmit.
-            await self.repo.update(job.id, status=JobStatus.UNKNOWN, error="interrupted while submitting",
-                                   finished_at=time.time())
+            # Cancelled or crashed mid-submit: the job may exist; never resubmit. Shown as "outcome unknown".
+            job = await self.repo.update(job.id, status=JobStatus.UNKNOWN, error="interrupted while submitting",
+                                         finished_at=time.time(), ack_token=None, ack_app_id=None)
+            self.owe(job)
             raise
+        now = time.time()
         status = api_job.status if api_job.status in API_RUNNING else JobStatus.PENDING
         changes: dict[str, Any] = dict(job_id=api_job.job_id, status=status, frozen_points=api_job.usage.frozen,
-                                       submitted_at=time.time())
+                                       submitted_at=now)
+        if status == JobStatus.PROCESSING:  # already running: its time-out counts from now
+            started = api_job.meta.started_at.timestamp() if api_job.meta and api_job.meta.started_at else now
+            changes["started_at"] = min(started, now)
         for attempt in range(3):  # the job is paid for: try hard to keep it
             try:
                 job = await self.repo.update(job.id, **changes)

@@ -14,6 +14,10 @@ API_HOST_SUFFIX = ".legnext.ai"
 TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "video/mp4": "mp4"}
 
 
+class DownloadFailed(Exception):
+    """The result could not be fetched just now (network, time-out, the server's trouble): try again later."""
+
+
 @dataclass(frozen=True)
 class Downloaded:
     filename: str
@@ -34,12 +38,15 @@ async def download(
     http: httpx.AsyncClient, url: str, *, max_bytes: int, extra_hosts: frozenset[str], stem: str,
     timeout_s: float = 30.0,
 ) -> Downloaded | None:
-    """The file at `url`, or None when the host is not the API's, the type is not media, or it is too large."""
+    """The file at `url`, or None when it can't be re-hosted (the host is not the API's, the type is not media, it is
+    too large or gone). Raises `DownloadFailed` when it may work later (network trouble, 5xx, 429)."""
     if not host_allowed(url, extra_hosts):
         log.warning("not downloading a result from an unexpected host")
         return None
     try:
         async with http.stream("GET", url, timeout=timeout_s, follow_redirects=False) as resp:
+            if resp.status_code == 429 or resp.status_code >= 500:
+                raise DownloadFailed(f"the result's server answered {resp.status_code}")
             if resp.status_code != 200:
                 log.warning("result download answered %d", resp.status_code)
                 return None
@@ -60,6 +67,5 @@ async def download(
                     return None
                 chunks.append(chunk)
     except httpx.HTTPError as e:
-        log.warning("result download failed: %s", type(e).__name__)
-        return None
+        raise DownloadFailed(f"downloading the result failed ({type(e).__name__})") from None
     return Downloaded(f"{stem}.{ext}", b"".join(chunks))

@@ -25,7 +25,7 @@ from bot.legnext.client import LegnextClient
 from bot.legnext.errors import LegnextError, NotFound, RateLimited
 from bot.legnext.models import Job
 from bot.storage.jobs import JobRecord, JobRepo
-from bot.vocabulary import API_RUNNING, DEFAULT_EXPECTED_S, TASKS, Family, JobStatus, task
+from bot.vocabulary import API_RUNNING, DEFAULT_EXPECTED_S, FOLLOW_UP_WINDOW_S, TASKS, Family, JobStatus, task
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ Show = Callable[[JobRecord, bool], Awaitable[None]]
 EXPECTED_S: dict[str, float] = {name: t.expected_s for name, t in TASKS.items()}
 # The API's timestamps have whole seconds and come from another clock: time-outs allow for that much.
 CLOCK_SLACK_S = 2.0
+# A job the bot stopped waiting for is read again this often, until the API's follow-up window closes.
+LATE_CHECK_S = 600.0
 
 
 def expected_duration(task_type: str) -> float:
@@ -128,6 +130,8 @@ class Tracker:
             resumed += 1
         if resumed:
             log.info("resumed tracking %d unfinished jobs", resumed)
+        for i, job in enumerate(await self.repo.late_checks(time.time() - FOLLOW_UP_WINDOW_S)):
+            self._later(job.id, 5.0 + i * 0.5)  # jobs the bot stopped waiting for: read again, spread out
         self._scheduler.start()
 
     async def stop(self) -> None:
@@ -162,6 +166,9 @@ class Tracker:
 
     async def _poll(self, local_id: int) -> None:
         job = await self.repo.get(local_id)
+        if job is not None and job.status == JobStatus.UNKNOWN and job.job_id:
+            await self._late_check(job)
+            return
         if job is None or job.finished or not job.job_id:
             self._forget(local_id)
             return
@@ -192,7 +199,7 @@ class Tracker:
             return
         self._forget(local_id)
         changes = apply_api_job(api_job)
-        if changes.get("status") == job.status or job.started_at:
+        if job.started_at:
             changes.pop("started_at", None)
         if changes.get("status") not in (JobStatus.COMPLETED, JobStatus.FAILED):
             started = job.started_at or changes.get("started_at")
@@ -207,7 +214,8 @@ class Tracker:
                                      "so the bot stopped waiting for it")
                 return
         status_changed = changes.get("status") != job.status
-        if status_changed or changes.get("frozen_points", job.frozen_points) != job.frozen_points:
+        frozen_changed = changes.get("frozen_points", job.frozen_points) != job.frozen_points
+        if status_changed or frozen_changed or "started_at" in changes:
             job = await self.repo.update(job.id, **changes)
         if job.finished:
             elapsed = time.time() - (job.submitted_at or job.created_at)
@@ -223,9 +231,34 @@ class Tracker:
         return float(min(self.cfg.poll_max_s * 4, self.cfg.poll_min_s * 2.0**attempt))
 
     async def _end(self, job: JobRecord, reason: str) -> None:
+        """The bot stops waiting for a job the API accepted. It may still finish (and be charged), so its outcome
+        is unknown: shown as such, a press of the same button again needs a confirmation, and the job is read
+        again now and then until the follow-up window closes, so a late result is still shown."""
         self._forget(job.id)
-        job = await self.repo.update(job.id, status=JobStatus.FAILED, finished_at=time.time(), error=reason)
-        log.warning("job %d (%s) ended: %s", job.id, job.job_id, reason)
+        job = await self.repo.update(job.id, status=JobStatus.UNKNOWN, finished_at=time.time(), error=reason)
+        log.warning("job %d (%s) outcome unknown: %s", job.id, job.job_id, reason)
+        await self._show(job, True)
+        self._later(job.id, LATE_CHECK_S)
+
+    async def _late_check(self, job: JobRecord) -> None:
+        """Read a job whose outcome is unknown; a late end is recorded and shown (owed again)."""
+        if job.job_id is None or time.time() - job.created_at > FOLLOW_UP_WINDOW_S:
+            return
+        try:
+            self.metrics.status_reads += 1
+            api_job = await self.api.get_job(job.job_id)
+        except NotFound:
+            return  # the API forgot it: it stays unknown
+        except LegnextError:
+            self._later(job.id, LATE_CHECK_S)
+            return
+        if not api_job.finished:
+            self._later(job.id, LATE_CHECK_S)
+            return
+        changes = apply_api_job(api_job)
+        changes.pop("started_at", None)
+        job = await self.repo.update(job.id, **changes, delivered_at=None, undeliverable=None)
+        log.info("job %d (%s) %s after all; showing it", job.id, job.job_id, job.status)
         await self._show(job, True)
 
     async def _show(self, job: JobRecord, final: bool) -> None:

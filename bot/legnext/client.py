@@ -195,7 +195,12 @@ class LegnextClient:
                 )
             if resp.status_code >= 400:
                 raise self._error(resp)
-            return self._json(resp)
+            try:
+                return resp.json()
+            except ValueError:  # accepted (2xx) but unreadable: the job may well exist and be billed
+                raise SubmitOutcomeUnknown(
+                    f"the Legnext API answered HTTP {resp.status_code} without JSON; the job may or may not have "
+                    "started") from None
 
     @staticmethod
     def _json(resp: httpx.Response) -> Any:
@@ -215,7 +220,8 @@ class LegnextClient:
                 cls = error_for_status(job.error.code)
                 raise cls(job.error.message or "request refused", status=job.error.code,
                           raw_message=job.error.raw_message, code=job.error.code)
-            raise UnexpectedResponse("the Legnext API accepted the job but returned no job id")
+            # a 2xx without a job id: the job may exist and be billed, and can't be followed
+            raise SubmitOutcomeUnknown("the Legnext API accepted the job but returned no job id")
         log.info("submitted %s as job %s (%d points frozen)", req.task_type, job.job_id, job.usage.frozen)
         return job
 

@@ -245,6 +245,14 @@ class JobRepo:
         )
         return [JobRecord.from_row(r) for r in rows]
 
+    async def late_checks(self, since: float) -> list[JobRecord]:
+        """Jobs the API accepted whose outcome is unknown (the bot stopped waiting), made after `since`."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM jobs WHERE status = ? AND job_id IS NOT NULL AND created_at > ? ORDER BY id",
+            (JobStatus.UNKNOWN.value, since),
+        )
+        return [JobRecord.from_row(r) for r in rows]
+
     async def undeliverable_count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM jobs WHERE undeliverable IS NOT NULL")
         return int(row[0]) if row else 0

@@ -13,6 +13,7 @@ import contextlib
 import datetime
 import io
 import logging
+import secrets
 import time
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -22,14 +23,14 @@ import discord
 import httpx
 
 from bot.config import Settings
-from bot.core.delivery import AttachmentsRefused, CannotDeliver, DeliveryFailed
+from bot.core.delivery import AttachmentsRefused, CannotDeliver, DeliveryFailed, FilesUnavailable
 from bot.core.errors import Alert
 from bot.core.launcher import message_link
-from bot.core.media import download
+from bot.core.media import DownloadFailed, download
 from bot.core.metrics import Metrics
 from bot.storage.jobs import JobRecord, JobRepo, replace
 from bot.storage.meta import MetaRepo
-from bot.ui.screens import Screens, headline, result_urls
+from bot.ui.screens import CONTENT_LIMIT, Screens, result_urls, who_and_what
 from bot.vocabulary import FINISHED, JobStatus
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,18 @@ def answer_text(job: JobRecord) -> str:
     return "Started: your job is running at Legnext; its result will appear in this channel when it's done."
 
 
+def retry_after_of(e: discord.HTTPException) -> float | None:
+    """Seconds Discord asked to wait (a 429 discord.py did not wait out itself): its header, else its body."""
+    headers = getattr(e.response, "headers", None) or {}
+    for value in (headers.get("Retry-After"), headers.get("X-RateLimit-Reset-After")):
+        try:
+            if value is not None:
+                return max(0.0, float(value))
+        except ValueError:
+            continue
+    return None
+
+
 def replace_message(job: JobRecord, message_id: int) -> JobRecord:
     return replace(job, message_id=message_id)
 
@@ -96,8 +109,12 @@ class Presenter:
         return self.client.get_partial_messageable(channel_id, guild_id=guild_id)
 
     async def post(self, job: JobRecord, channel: Any, reply_to: int | None = None,
-                   files: list[discord.File] | None = None) -> discord.Message:
-        """Post the public job message (replying to the message whose button started it)."""
+                   files: list[discord.File] | None = None, *, again: bool = False) -> discord.Message:
+        """Post the public job message (replying to the message whose button started it).
+
+        The message carries a nonce made from the job (Discord's `enforce_nonce`): a post Discord already made but
+        the bot never heard back about (a 5xx after the fact, a crash) returns that message instead of a second one.
+        `again` posts a new one on purpose (the first was deleted)."""
         channel_id = job.channel_id
         if channel_id is None:
             raise RuntimeError("job has no channel")
@@ -105,7 +122,8 @@ class Presenter:
             job = await self.jobs.update(job.id, posting_at=time.time())
         target = self._channel(channel_id, job.guild_id)
         r = self.screens.render(job, [f.filename for f in files or []])
-        kwargs: dict[str, Any] = {"content": r.content, "allowed_mentions": NO_PINGS}
+        nonce = f"mj{job.id}" + (f"-{secrets.token_hex(4)}" if again else "")
+        kwargs: dict[str, Any] = {"content": r.content, "allowed_mentions": NO_PINGS, "nonce": nonce}
         if r.embed is not None:
             kwargs["embed"] = r.embed
         if r.view is not None:
@@ -158,12 +176,17 @@ class Presenter:
             pending.cancel()
         if job.channel_id is None:
             raise CannotDeliver("the job has no channel to show it in")
-        files = await self._files(job) if job.status == JobStatus.COMPLETED and not links_only else []
+        try:
+            files = await self._files(job) if job.status == JobStatus.COMPLETED and not links_only else []
+        except DownloadFailed as e:
+            raise FilesUnavailable(str(e)) from None
         try:
             async with self._lock(job.id):
                 await self._update(job, files)
         except discord.HTTPException as e:
             raise self._delivery_error(e, bool(files)) from None
+        except discord.RateLimited as e:  # only when a wait would exceed discord.py's max_ratelimit_timeout
+            raise DeliveryFailed("rate limited by Discord", retry_after=e.retry_after) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
             raise DeliveryFailed(f"cannot reach Discord ({type(e).__name__})") from None
         self._last_edit.pop(job.id, None)
@@ -184,7 +207,7 @@ class Presenter:
             log.error("Discord refused a result message as invalid: %s", e.text)
             return CannotDeliver(f"{what}: the message was refused as invalid")
         if e.status == 429:
-            return DeliveryFailed(f"{what}: rate limited", retry_after=getattr(e, "retry_after", None))
+            return DeliveryFailed(f"{what}: rate limited", retry_after=retry_after_of(e))
         return DeliveryFailed(what)
 
     async def show(self, job: JobRecord, final: bool) -> None:
@@ -254,7 +277,7 @@ class Presenter:
             # the message was deleted: show the job in a new one
             for f in files:
                 f.reset()
-            message = await self.post(job, None, None, files)
+            message = await self.post(job, None, None, files, again=True)
             await self.jobs.update(job.id, message_id=message.id, shown_status=job.status)
             return
         self.metrics.messages_edited += 1
@@ -268,12 +291,11 @@ class Presenter:
             return None
         after = discord.Object(id=discord.utils.time_snowflake(
             datetime.datetime.fromtimestamp(job.posting_at - 5, tz=datetime.UTC)))
-        prefix = headline(job).split(" - ")[0]
+        prefix = who_and_what(job)[:CONTENT_LIMIT]
         try:
             async for message in self._channel(job.channel_id, job.guild_id).history(
                     limit=ORPHAN_LOOKBACK, after=after, oldest_first=True):
                 if (message.author.id == self.client.user.id and message.content.startswith(prefix)
-                        and f"<@{job.requester_id}>" in message.content
                         and await self.jobs.by_message(message.id) is None):
                     log.info("job %d: found its message %d posted before a restart", job.id, message.id)
                     return message.id

@@ -61,14 +61,19 @@ def status_words(job: Any) -> str:
     return ""
 
 
-def headline(job: Any) -> str:
-    """`**prompt** - <describes> <@requester> (status)`, the way Midjourney writes it."""
+def who_and_what(job: Any) -> str:
+    """`**prompt** - <describes> <@requester>`: the headline without its status."""
     prompt = safe_text(job.prompt or job.action, PROMPT_IN_CONTENT)
     describes = str(job.extra.get("describes") or "")
     who = f"<@{job.requester_id}>"
     middle = f"{describes} by {who}" if describes and not describes.startswith("Image #") else (
         f"{describes} {who}" if describes else who)
-    line = f"**{prompt}** - {middle}"
+    return f"**{prompt}** - {middle}"
+
+
+def headline(job: Any) -> str:
+    """`**prompt** - <describes> <@requester> (status)`, the way Midjourney writes it."""
+    line = who_and_what(job)
     words = status_words(job)
     line = f"{line} {words}" if words else line
     return line[:CONTENT_LIMIT]
@@ -118,7 +123,10 @@ def render_plain(job: Any, attached: Sequence[str] = (), view: discord.ui.View |
         colour = COLOUR_FAILED if job.status == JobStatus.FAILED else COLOUR_UNKNOWN
         title = "This job failed" if job.status == JobStatus.FAILED else "This job's outcome is unknown"
         description = f"Reason: {reason}"
-        if job.status == JobStatus.UNKNOWN:
+        if job.status == JobStatus.UNKNOWN and job.job_id:
+            description += ("\nLegnext still has this job and may finish it (and charge it) after all: if it "
+                            "does, its result will appear here. Pressing the same button again asks first.")
+        elif job.status == JobStatus.UNKNOWN:
             description += ("\nLegnext didn't confirm whether it started, so it may have been charged. "
                             "The bot did not send it again, to avoid paying twice.")
         embed = discord.Embed(colour=colour, title=title, description=description)

@@ -195,6 +195,8 @@ class FakeMessage:
     interaction_token: str | None = None  # token of the interaction this message answers, if any
     interaction_metadata: dict[str, Any] | None = None
     poll: dict[str, Any] | None = None
+    nonce: str | None = None  # the sender's nonce (with enforce_nonce, a second send with it returns this message)
+    created_mono: float = field(default_factory=time.monotonic)
     created_at: str = field(default_factory=_now_iso)
     edited_at: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # snapshots before each edit

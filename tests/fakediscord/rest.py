@@ -59,6 +59,9 @@ if TYPE_CHECKING:
     from .server import FakeDiscord
 
 
+NONCE_MAX = 25  # a message nonce is at most 25 characters
+NONCE_WINDOW_S = 300.0  # enforce_nonce looks back a few minutes
+
 class RestMixin(FakeState):
     """The REST API (``/api/v10``) and attachment CDN of :class:`FakeDiscord`."""
 
@@ -783,7 +786,21 @@ class RestMixin(FakeState):
                 errs = _FormErrors()
                 errs.add(("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
                 errs.raise_if_any()
+        nonce = body.get("nonce")
+        if nonce is not None and len(str(nonce)) > NONCE_MAX:
+            errs = _FormErrors()
+            errs.add(("nonce",), "BASE_TYPE_MAX_LENGTH", f"Must be {NONCE_MAX} or fewer in length.")
+            errs.raise_if_any()
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: a message by the same author with the same nonce in the last few minutes is returned, and
+            # no new message is created
+            for old in self.messages.values():
+                if (old.channel_id == c and old.nonce == str(nonce) and not old.deleted and old.webhook_id is None
+                        and time.monotonic() - old.created_mono < NONCE_WINDOW_S):
+                    return self.message_payload(old)
         msg = self._create_message(channel_id=c, body=body, files=files)
+        if nonce is not None:
+            msg.nonce = str(nonce)
         return self.message_payload(msg)
 
     def _r_get_message(self, cid: str, mid: str, **_: Any) -> dict[str, Any]:

@@ -6,10 +6,13 @@ ALTER TABLE jobs ADD COLUMN ack_token TEXT;                          -- interact
 ALTER TABLE jobs ADD COLUMN ack_app_id INTEGER;
 ALTER TABLE jobs ADD COLUMN posting_at REAL;                         -- when the public message was first attempted
 -- Jobs shown before this migration count as delivered, and so do jobs refused at submit (their member was told
--- ephemerally) and anything older than a day (not worth posting into a channel after an upgrade). The rest of
--- the finished jobs were never shown: they become owed and are delivered at the next start.
+-- ephemerally). Finished jobs never shown become owed and are delivered at the next start, unless they are more
+-- than a day old: those are not posted into a channel after an upgrade, but counted as never shown.
 UPDATE jobs SET delivered_at = updated_at
  WHERE status IN ('completed', 'failed', 'unknown')
-   AND (shown_status = status OR (job_id IS NULL AND status = 'failed') OR updated_at < CAST(strftime('%s', 'now') AS REAL) - 86400);
+   AND (shown_status = status OR (job_id IS NULL AND status = 'failed'));
+UPDATE jobs SET undeliverable = 'finished more than a day before the upgrade that added delivery, never shown'
+ WHERE status IN ('completed', 'failed', 'unknown') AND delivered_at IS NULL
+   AND updated_at < CAST(strftime('%s', 'now') AS REAL) - 86400;
 CREATE INDEX jobs_owed ON jobs(id)
  WHERE delivered_at IS NULL AND undeliverable IS NULL AND status IN ('completed', 'failed', 'unknown');
