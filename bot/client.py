@@ -27,13 +27,14 @@ from bot.storage.jobs import JobRecord, JobRepo
 from bot.storage.members import SettingsRepo
 from bot.storage.meta import MetaRepo
 from bot.ui.errors import Reporter
+from bot.ui.items import fallback_items
 from bot.ui.presenter import Presenter
 from bot.ui.services import Services
 
 log = logging.getLogger(__name__)
 
 # The feature extensions: adding or removing a feature is one line here.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.settings")
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.settings", "cogs.blend")
 
 NO_PINGS = discord.AllowedMentions.none()
 STALE_FORM_GRACE_S = 1.5
@@ -92,6 +93,15 @@ class MJBot(commands.Bot):
             jobs=self.jobs_repo, member_settings=self.settings_repo, meta=self.meta,
         )
         self._answers: asyncio.Task[None] | None = None
+        self._feature_items: list[type[discord.ui.DynamicItem[Any]]] = []
+
+    def add_dynamic_items(self, *items: type[discord.ui.DynamicItem[Any]]) -> None:
+        self._feature_items.extend(items)
+        super().add_dynamic_items(*items)
+
+    def remove_dynamic_items(self, *items: type[discord.ui.DynamicItem[Any]]) -> None:
+        self._feature_items[:] = [i for i in self._feature_items if i not in items]
+        super().remove_dynamic_items(*items)
 
     async def _job_changed(self, job: JobRecord, final: bool) -> None:
         """The tracker wrote a new state: a final one is owed to the channel until Discord accepts it."""
@@ -103,6 +113,8 @@ class MJBot(commands.Bot):
     async def setup_hook(self) -> None:
         for ext in EXTENSIONS:  # each registers its cog, its persistent components and how its jobs look
             await self.load_extension(ext)
+        # last: our custom_ids that no loaded feature owns (old, forged, a removed feature) are still answered
+        super().add_dynamic_items(*fallback_items(self._feature_items))
         await self.check_legnext_key()
         await self.tracker.start()
         await self.delivery.start()

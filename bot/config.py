@@ -112,6 +112,8 @@ class JobsConfig(_Section):
     # Download results and upload them as attachments, since the API's URLs expire.
     rehost_images: bool = True
     max_download_mb: float = Field(default=10.0, gt=0, le=500)
+    # Images members give /describe and /blend: larger uploads are refused before any call.
+    max_image_mb: float = Field(default=10.0, gt=0, le=100)
 
     @field_validator("poll_max_s")
     @classmethod

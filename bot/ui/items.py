@@ -1,8 +1,11 @@
 """Bases of every feature's persistent components: `discord.ui.DynamicItem`s whose custom_id (`bot.ui.custom_ids`)
 carries everything needed, so they keep working after a restart.
 
-A feature subclasses them with its own `template=` (from `custom_ids.template_for`) and the name of the cog that
-handles them; a press reaches that cog's `on_component(interaction, cid, values)`, which reports its own errors.
+A feature subclasses them with its own `template=` (from `custom_ids.template_for`, naming exactly the actions the
+feature owns: discord.py calls every class whose template matches, so templates must not overlap) and the name of
+the cog that handles them; a press reaches that cog's `on_component(interaction, cid, values)`, which reports its own
+errors. Components of ours that no loaded feature owns (an old or forged custom_id, a feature removed) are answered
+by `fallback_items`, which the client registers last.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from typing import Any, ClassVar, Protocol, Self, cast
 
 import discord
 
-from bot.ui.custom_ids import CustomId, parse_id
+from bot.ui.custom_ids import ACTION_RE, CustomId, parse_id, template_for
 
 NEVER = r"(?!)"  # the bases match nothing; only their subclasses are registered
+NOT_SUPPORTED = "That button is no longer supported."
+NO_PINGS = discord.AllowedMentions.none()
 
 
 class ComponentHandler(Protocol):
@@ -36,7 +41,14 @@ def _parsed(match: re.Match[str]) -> CustomId:
 
 
 class FeatureButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=NEVER):
+    """Subclass with `class X(FeatureButton, actions=r"..."):` (the actions it owns) and set `cog_name`."""
+
     cog_name: ClassVar[str] = ""
+    actions: ClassVar[str] = NEVER
+
+    def __init_subclass__(cls, *, actions: str = NEVER, **kwargs: Any) -> None:
+        cls.actions = actions
+        super().__init_subclass__(template=template_for(actions), **kwargs)
 
     def __init__(self, cid: CustomId, button: discord.ui.Button[Any] | None = None) -> None:
         self.cid = cid
@@ -60,7 +72,14 @@ class FeatureButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=NEV
 
 
 class FeatureSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=NEVER):
+    """Subclass with `class X(FeatureSelect, actions=r"..."):` (the actions it owns) and set `cog_name`."""
+
     cog_name: ClassVar[str] = ""
+    actions: ClassVar[str] = NEVER
+
+    def __init_subclass__(cls, *, actions: str = NEVER, **kwargs: Any) -> None:
+        cls.actions = actions
+        super().__init_subclass__(template=template_for(actions), **kwargs)
 
     def __init__(self, cid: CustomId, select: discord.ui.Select[Any]) -> None:
         self.cid = cid
@@ -83,3 +102,29 @@ class FeatureSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=NEV
         if handler is not None:
             values = self.item.values if isinstance(self.item, discord.ui.Select) else []
             await handler.on_component(interaction, self.cid, [str(v) for v in values])
+
+
+Item = type[discord.ui.DynamicItem[Any]]
+
+
+def fallback_items(registered: list[Item]) -> tuple[Item, ...]:
+    """An item for every component of ours (button or select) whose action no registered item owns: answered with
+    a sentence instead of Discord's "This interaction failed"."""
+    owned = "|".join(f"(?:{getattr(item, 'actions', NEVER)})" for item in registered) or NEVER
+    template = template_for(f"(?!(?:{owned}):){ACTION_RE}")
+
+    class UnknownButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=template):
+        def __init__(self, item: discord.ui.Button[Any]) -> None:
+            super().__init__(item)
+
+        @classmethod
+        async def from_custom_id(
+            cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
+        ) -> Self:
+            return cls(cast("discord.ui.Button[Any]", item))
+
+        async def callback(self, interaction: discord.Interaction[Any]) -> None:
+            if not interaction.response.is_done():
+                await interaction.response.send_message(NOT_SUPPORTED, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    return (UnknownButton,)

@@ -13,15 +13,13 @@ from typing import Any
 
 from bot.core.errors import BadInput, NotAvailable
 from bot.core.launcher import Confirm, Launch
-from bot.core.prompt import apply_defaults, check_prompt, is_v8, parse_prompt
+from bot.core.prompt import check_prompt, is_v8, parse_prompt
 from bot.legnext import models as m
 from bot.legnext.client import build
 from bot.storage.jobs import JobRecord
 from bot.vocabulary import GRID_SIZE, GRID_TASKS, ZOOM_MAX, ZOOM_MIN
 from cogs.imagine.regions import mask_for, parse_cells
 
-# /settings keys -> prompt flag defaults (see bot.core.prompt.apply_defaults)
-FLAG_SETTINGS = ("version", "aspect", "stylize", "speed")
 ZOOM_RANGE = f"The zoom must be a number from {ZOOM_MIN} to {ZOOM_MAX}, like `1.5`."
 
 
@@ -173,23 +171,6 @@ def dedupe_key(action: Action, job_id: str, index: int, remix_prompt: str | None
 
 
 # ------------------------------------------------------------------------------------------------ what a job starts
-
-def defaults_from(settings: dict[str, Any]) -> dict[str, str | None]:
-    return {k: str(settings[k]) for k in FLAG_SETTINGS if settings.get(k)}
-
-
-def imagine_prompt(prompt: str, settings: dict[str, Any]) -> str:
-    """The prompt with the member's defaults, checked and normalised. Raises `PromptError` (costs nothing)."""
-    full = apply_defaults(prompt.strip(), defaults_from(settings))
-    # the API gets the normalised form: `—ar 16:9` typed on a phone is sent as `--ar 16:9`
-    return check_prompt(full).render()
-
-
-def imagine_launch(prompt: str, settings: dict[str, Any]) -> Launch:
-    full = imagine_prompt(prompt, settings)
-    return Launch(request=build(m.Diffusion, text=full), action="imagine", prompt=full,
-                  extra={"model": parse_prompt(full).version})
-
 
 def action_for(name: str) -> Action:
     action = ACTIONS.get(name)

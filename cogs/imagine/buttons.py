@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import discord
 
-from bot.ui.custom_ids import CustomId, template_for
+from bot.ui.custom_ids import CustomId
 from bot.ui.items import FeatureButton, FeatureSelect
-from cogs.imagine.actions import Action
+from cogs.imagine.actions import ACTIONS, Action
 
 COG_NAME = "Imagine"
 AGAIN = "again"  # the confirmation after an unknown outcome: mj:v1:again:<job>:<index>:<action>
 SELECT_REGION = "sel_region"
+BUTTON_ACTIONS = "|".join(sorted([*ACTIONS, AGAIN], key=len, reverse=True))
 
 
-class ImagineButton(FeatureButton, template=template_for(r"(?!sel_|set_)[a-z][a-z0-9_]{0,23}")):
-    """Every button action except the settings panel's (`set_*`); one no longer known is answered as such."""
+class ImagineButton(FeatureButton, actions=BUTTON_ACTIONS):
+    """The buttons under a grid or an upscaled image, and the confirmation to run a press again."""
 
     cog_name = COG_NAME
 
@@ -28,8 +29,8 @@ class ImagineButton(FeatureButton, template=template_for(r"(?!sel_|set_)[a-z][a-
         ))
 
 
-class RegionSelect(FeatureSelect, template=template_for(r"sel_(?!set_)[a-z0-9_]{1,20}")):
-    """The region picker (and any other select that is not the settings panel's: it is answered as unknown)."""
+class RegionSelect(FeatureSelect, actions=SELECT_REGION):
+    """Vary (Region)'s picker of the parts of the image to redraw."""
 
     cog_name = COG_NAME
 

@@ -15,9 +15,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.errors import BadInput, NotAvailable, OutcomeUnknownAgain
-from bot.core.launcher import Confirm, Launch, Launcher, message_link
-from bot.storage.jobs import JobRecord, JobRepo
+from bot.core.launcher import Confirm, Launch, Launcher
+from bot.core.requests import imagine_launch
+from bot.storage.jobs import JobRepo
 from bot.storage.members import SettingsRepo
+from bot.ui.answers import answer_started
 from bot.ui.custom_ids import CustomId
 from bot.ui.errors import NO_PINGS, Reporter
 from bot.ui.members import member_of, where_of
@@ -51,11 +53,11 @@ class Imagine(commands.Cog, name=COG_NAME):
         member = member_of(interaction, self.moderator_role_ids)
         where = where_of(interaction)
         # bad prompts, a full quota and a channel the bot can't post in are refused before anything is spent
-        what = A.imagine_launch(prompt, await self.member_settings.get(member.id))
+        what = imagine_launch(prompt, await self.member_settings.get(member.id))
         await self.launcher.check_free(member, where)
         await interaction.response.defer(ephemeral=True, thinking=True)
         job = await self.launcher.launch(what, member, where)
-        await self.answer_started(interaction, job)
+        await answer_started(interaction, self.launcher, job)
 
     # ------------------------------------------------------------------------------------------------ components
 
@@ -166,17 +168,4 @@ class Imagine(commands.Cog, name=COG_NAME):
         what: Launch = A.press_launch(cid.action, source, cid.index, await self.member_settings.get(member.id),
                                       **values)
         job = await self.launcher.launch(what, member, where)
-        await self.answer_started(interaction, job)
-
-    async def answer_started(self, interaction: discord.Interaction[Any], job: JobRecord) -> None:
-        """The job was accepted by the API: tell the member where it is. Never "try again" (that would pay twice)."""
-        link = message_link(job)
-        text = f"Started: {link}" if link else (
-            "Started: your job is running at Legnext. I couldn't post its message in this channel yet; "
-            "its result will appear here when it's done.")
-        try:
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
-        except discord.HTTPException as e:
-            log.info("could not answer the member about job %d: %s", job.id, e)
-            return
-        await self.launcher.forget_ack(job)
+        await answer_started(interaction, self.launcher, job)

@@ -8,17 +8,17 @@ from typing import Any
 import discord
 
 from bot.core.errors import BadInput
-from bot.ui.custom_ids import CustomId, template_for
+from bot.ui.custom_ids import CustomId
 from bot.ui.items import FeatureButton, FeatureSelect
 
 COG_NAME = "MemberSettings"
 
 
-class SettingsButton(FeatureButton, template=template_for(r"set_[a-z0-9_]{1,20}")):
+class SettingsButton(FeatureButton, actions=r"set_[a-z0-9_]{1,20}"):
     cog_name = COG_NAME
 
 
-class SettingsSelect(FeatureSelect, template=template_for(r"sel_set_[a-z0-9_]{1,16}")):
+class SettingsSelect(FeatureSelect, actions=r"sel_set_[a-z0-9_]{1,16}"):
     cog_name = COG_NAME
 
 

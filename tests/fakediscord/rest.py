@@ -123,6 +123,14 @@ class RestMixin(FakeState):
         blob = self._blobs.get(aid)
         if blob is None or blob[0] != unquote(request.match_info["filename"]):
             return web.Response(status=404, text="Not Found")
+        # like Discord's CDN since 2024: a link without its signature, with a wrong one or expired is refused
+        ex, is_, hm = (request.query.get(k, "") for k in ("ex", "is", "hm"))
+        try:
+            expires, issued = int(ex, 16), int(is_, 16)
+        except ValueError:
+            return web.Response(status=404, text="This content is no longer available.")
+        if hm != self._signature(aid, blob[0], issued) or expires < time.time() + self.attachment_clock_skew_s:
+            return web.Response(status=404, text="This content is no longer available.")
         return web.Response(body=blob[1], headers={"Content-Type": blob[2]})
 
     async def _read_body(self, request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:
@@ -291,9 +299,12 @@ class RestMixin(FakeState):
         return ch is not None and ch.get("type") in (10, 11, 12)
 
     # ============================================================================ message model ======
+    def _signature(self, aid: int, filename: str, issued: int) -> str:
+        return hashlib.sha256(f"{aid}{filename}{issued}".encode()).hexdigest()
+
     def _blob_url(self, aid: int, filename: str) -> str:
         now = int(time.time())
-        sig = hashlib.sha256(f"{aid}{filename}{now}".encode()).hexdigest()
+        sig = self._signature(aid, filename, now)
         return f"{self.url}/attachments/{aid}/{quote(filename)}?ex={now + 86400:x}&is={now:x}&hm={sig}&"
 
     def store_blob(

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -250,6 +251,10 @@ class SimulatorCore:
         self._rng = random.Random()
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+        # None: images given to describe/blend are not fetched. A set of hosts: they are fetched (only from those
+        # hosts; any other is "unreachable"), and a job whose image can't be fetched fails, as with the real API.
+        self.fetch_hosts: set[str] | None = None
+        self.fetched: list[str] = []  # URLs fetched, as given
 
     # ---- clock -------------------------------------------------------------------------
 
@@ -554,6 +559,27 @@ class SimulatorCore:
         else:
             target = max(job.eligible_v, now_v) + job.duration * (1.0 - self.pending_for)
         return max(0.005, min(1.0, (target - now_v) / self._time_scale))
+
+    async def fetch_images(self, urls: list[str]) -> str | None:
+        """Fetch each image as the API would; the reason the first one can't be fetched, or None."""
+        for url in urls:
+            host = urlsplit(url).hostname or ""
+            if self.fetch_hosts is None or host not in self.fetch_hosts:
+                return f"failed to fetch image: {host or url[:40]} is not reachable"
+            if self._session is None or self._session.closed:
+                self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            try:
+                async with self._session.get(url, allow_redirects=False) as resp:
+                    data = await resp.read()
+                    ctype = resp.headers.get("Content-Type", "")
+            except (aiohttp.ClientError, TimeoutError) as e:
+                return f"failed to fetch image: {type(e).__name__}"
+            self.fetched.append(url)
+            if resp.status != 200:
+                return f"failed to fetch image: HTTP {resp.status}"
+            if not ctype.startswith("image/") or not data:
+                return "failed to fetch image: not an image"
+        return None
 
     async def _callback_worker(self, job: SimJob) -> None:
         assert job.finished is not None and job.callback is not None

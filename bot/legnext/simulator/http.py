@@ -170,6 +170,12 @@ def make_app(sim: Simulator) -> web.Application:
             await asyncio.sleep(hang.seconds)
             return web.json_response(_flat_error(504, "gateway timeout"), status=504)
         job = sim._create(plan, body, callback, _request_origin(request))
+        if sim.fetch_hosts is not None and endpoint in ("describe", "blend"):
+            # like the real API, the images are fetched for the job: one it can't fetch fails the job
+            urls = [body["imgUrl"]] if endpoint == "describe" else list(body["imgUrls"])
+            problem = await sim.fetch_images(urls)
+            if problem is not None:
+                job.fail_with = (500, "task failed", problem)
         answer = sim._render(job, _request_origin(request), submit=True)
         if hang is not None:
             log.info("hanging %s for %.2fs after creating job %s", endpoint, hang.seconds, job.job_id)

@@ -1,0 +1,132 @@
+"""Images a member gives a job (/describe, /blend, later /video): an uploaded attachment or a link, checked before any
+call. Pure: no I/O, no Discord (an attachment is described by plain values).
+
+Attachments: an image type, a size cap, and the full signed URL exactly as Discord gave it (its `ex`/`is`/`hm` query
+string must stay intact, legnext-notes.md). Links: the API fetches them, so only http/https to a public host, with
+no credentials; loopback, private, link-local (the cloud metadata address) and other special addresses are refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bot.core.errors import BadInput
+
+IMAGE_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP", "image/gif": "GIF"}
+MAX_URL = 1024  # the API's limit on an image URL
+BLOCKED_NAMES = ("localhost", "localhost.localdomain", "metadata", "metadata.google.internal")
+BLOCKED_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet", ".corp")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """What Discord says of an uploaded file."""
+
+    filename: str
+    content_type: str | None
+    size: int
+    url: str
+
+
+def check_image(att: Attachment, *, max_bytes: int, option: str = "image") -> str:
+    """The URL to send for an uploaded image (unchanged), or `BadInput` naming the option and the problem."""
+    ctype = (att.content_type or "").split(";")[0].strip().lower()
+    if ctype not in IMAGE_TYPES:
+        kinds = ", ".join(IMAGE_TYPES.values())
+        raise BadInput(f"`{option}` must be an image ({kinds}); `{_name(att.filename)}` isn't one.")
+    if att.size > max_bytes:
+        raise BadInput(f"`{option}` is too large ({_mb(att.size)}); the limit is {_mb(max_bytes)}.")
+    if att.size <= 0:
+        raise BadInput(f"`{option}` is empty.")
+    parts = urlsplit(att.url)
+    if (parts.scheme != "https" and parts.scheme != "http") or not parts.hostname:
+        raise BadInput(f"`{option}` has no usable link; please upload it again.")
+    if len(att.url) > MAX_URL:
+        raise BadInput(f"`{option}`'s link is longer than Legnext accepts; please upload it again.")
+    return att.url
+
+
+def check_link(url: str, *, option: str = "link") -> str:
+    """A link the API may fetch: http/https, no credentials, a public host. Returns it stripped."""
+    url = url.strip()
+    if not url:
+        raise BadInput(f"`{option}` is empty.")
+    if len(url) > MAX_URL:
+        raise BadInput(f"`{option}` is longer than {MAX_URL} characters.")
+    if any(ch.isspace() for ch in url):
+        raise BadInput(f"`{option}` can't contain spaces.")
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".").lower()
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        raise BadInput(f"`{option}` isn't a valid link.") from None
+    if parts.scheme not in ("http", "https"):
+        raise BadInput(f"`{option}` must start with http:// or https://.")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise BadInput(f"`{option}` can't contain a user name or password.")
+    if not host:
+        raise BadInput(f"`{option}` has no host.")
+    if not is_public_host(host):
+        raise BadInput(f"`{option}` points at a private or local address, which Legnext can't (and mustn't) fetch.")
+    return url
+
+
+def is_public_host(host: str) -> bool:
+    """False for loopback, private, link-local, multicast, reserved and unspecified addresses (in any of the forms
+    an IP can be written in: dotted, integer, hex, IPv6, IPv4-mapped) and for local names."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host in BLOCKED_NAMES or host.endswith(BLOCKED_SUFFIXES) or ("." not in host and ":" not in host):
+        # a single label ("intranet", "2130706433") is a local name or an integer IP
+        return _ip_is_public(host) if _looks_numeric(host) else False
+    if _looks_numeric(host) or ":" in host:
+        return _ip_is_public(host)
+    return True
+
+
+def _looks_numeric(host: str) -> bool:
+    return all(part.isdigit() or part.startswith("0x") for part in host.split(".") if part)
+
+
+def _ip_is_public(host: str) -> bool:
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        legacy = _legacy_ipv4(host)
+        if legacy is None:
+            return False
+        ip = legacy
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """`2130706433`, `0x7f.1`, `127.1`: forms `inet_aton` accepts (and so might the fetcher)."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    try:
+        nums = [int(p, 0) if not (len(p) > 1 and p.startswith("0") and not p.startswith("0x")) else int(p, 8)
+                for p in parts]
+    except ValueError:
+        return None
+    *head, last = nums
+    if any(n < 0 or n > 255 for n in head) or last < 0 or last >= 256 ** (4 - len(head)):
+        return None
+    value = 0
+    for n in head:
+        value = value * 256 + n
+    value = value * 256 ** (4 - len(head)) + last
+    return ipaddress.IPv4Address(value)
+
+
+def _name(filename: str) -> str:
+    return "".join(ch for ch in filename if ch.isprintable() and ch not in "`*_~|<>@")[:60] or "the file"
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"

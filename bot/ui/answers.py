@@ -1,0 +1,32 @@
+"""The member's own answer once a job reached the API: where it is. Never "try again" (that would pay twice)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+
+from bot.core.launcher import Launcher, message_link
+from bot.storage.jobs import JobRecord
+from bot.ui.errors import NO_PINGS
+
+log = logging.getLogger(__name__)
+
+
+def started_text(job: JobRecord) -> str:
+    link = message_link(job)
+    if link:
+        return f"Started: {link}"
+    return ("Started: your job is running at Legnext. I couldn't post its message in this channel yet; "
+            "its result will appear here when it's done.")
+
+
+async def answer_started(interaction: discord.Interaction[Any], launcher: Launcher, job: JobRecord) -> None:
+    """Resolve the member's "thinking…" with the job's link (ephemeral); once told, the token is forgotten."""
+    try:
+        await interaction.followup.send(started_text(job), ephemeral=True, allowed_mentions=NO_PINGS)
+    except discord.HTTPException as e:
+        log.info("could not answer the member about job %d: %s", job.id, e)
+        return
+    await launcher.forget_ack(job)
