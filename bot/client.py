@@ -29,6 +29,7 @@ from bot.storage.meta import MetaRepo
 from bot.ui.errors import Reporter
 from bot.ui.items import fallback_items
 from bot.ui.presenter import Presenter
+from bot.ui.screens import NO_PINGS
 from bot.ui.services import Services
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 # The feature extensions: adding or removing a feature is one line here.
 EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.settings", "cogs.blend")
 
-NO_PINGS = discord.AllowedMentions.none()
 STALE_FORM_GRACE_S = 1.5
 
 

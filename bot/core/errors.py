@@ -7,7 +7,9 @@ from enum import Enum
 from bot.core.prompt import PromptError
 from bot.core.text import clean_api_text
 from bot.legnext import errors as api
+from bot.vocabulary import FOLLOW_UP_WINDOW_S
 
+WINDOW_DAYS = FOLLOW_UP_WINDOW_S // 86400
 
 class UserError(Exception):
     """An error whose message is already the member-facing sentence."""
@@ -28,7 +30,7 @@ class TooManyJobs(UserError):
 class Expired(UserError):
     def __init__(self) -> None:
         super().__init__(
-            "This image has expired: Legnext accepts follow-ups only for 3 days after a job. "
+            f"This image has expired: Legnext accepts follow-ups only for {WINDOW_DAYS} days after a job. "
             "Run `/imagine` again to keep going."
         )
 
@@ -119,7 +121,7 @@ def user_message(exc: BaseException, *, moderators_alerted: bool = True) -> str:
         return f"Your prompt was refused by Legnext's content filter{why}. Nothing was charged."
     if isinstance(exc, api.NotFound):
         return (
-            "Legnext no longer has that image (follow-ups work for 3 days after a job). "
+            f"Legnext no longer has that image (follow-ups work for {WINDOW_DAYS} days after a job). "
             "Run `/imagine` again to keep going."
         )
     if isinstance(exc, api.TooLarge):

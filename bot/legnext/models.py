@@ -17,7 +17,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 # Responses
 # --------------------------------------------------------------------------------------------------------------------
 
-RUNNING_STATUSES = frozenset({"pending", "staged", "processing"})
 ZERO_TIME_PREFIX = "0001-01-01"
 
 

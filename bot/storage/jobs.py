@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.database import Database
-from bot.vocabulary import FINISHED, UNFINISHED, JobStatus, sql_list
+from bot.vocabulary import FINISHED, UNFINISHED, UPSCALE_TASKS, JobStatus, sql_list
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,7 @@ _UPDATABLE = {
 }
 _UNFINISHED_SQL = sql_list(UNFINISHED)
 _FINISHED_SQL = sql_list(FINISHED)
+_UPSCALE_SQL = "(" + ", ".join(f"'{t}'" for t in sorted(UPSCALE_TASKS)) + ")"  # the vocabulary's names
 
 
 class JobRepo:
@@ -227,7 +228,7 @@ class JobRepo:
     async def upscale_message(self, grid_job_id: str, image_no: int) -> int | None:
         """The message showing the upscale of image `image_no` of `grid_job_id` (its buttons act on the grid)."""
         row = await self.db.fetchone(
-            "SELECT message_id FROM jobs WHERE parent_job_id = ? AND image_no = ? AND task_type = 'upscale'"
+            f"SELECT message_id FROM jobs WHERE parent_job_id = ? AND image_no = ? AND task_type IN {_UPSCALE_SQL}"
             " AND message_id IS NOT NULL ORDER BY id DESC LIMIT 1",
             (grid_job_id, image_no),
         )

@@ -12,11 +12,11 @@ import discord
 from bot.core.errors import Alert, UserError, alert_for, user_message
 from bot.core.prompt import PromptError
 from bot.legnext.errors import LegnextError
+from bot.ui.screens import NO_PINGS as NO_PINGS
 from bot.ui.screens import error_text
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = discord.AllowedMentions.none()
 
 
 async def send_ephemeral(interaction: discord.Interaction[Any], text: str,

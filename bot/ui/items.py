@@ -16,10 +16,10 @@ from typing import Any, ClassVar, Protocol, Self, cast
 import discord
 
 from bot.ui.custom_ids import ACTION_RE, CustomId, parse_id, template_for
+from bot.ui.screens import NO_PINGS
 
 NEVER = r"(?!)"  # the bases match nothing; only their subclasses are registered
 NOT_SUPPORTED = "That button is no longer supported."
-NO_PINGS = discord.AllowedMentions.none()
 
 
 class ComponentHandler(Protocol):

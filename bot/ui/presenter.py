@@ -30,12 +30,11 @@ from bot.core.media import DownloadFailed, download
 from bot.core.metrics import Metrics
 from bot.storage.jobs import JobRecord, JobRepo, replace
 from bot.storage.meta import MetaRepo
-from bot.ui.screens import CONTENT_LIMIT, Screens, result_urls, who_and_what
+from bot.ui.screens import CONTENT_LIMIT, NO_PINGS, Screens, result_urls, who_and_what
 from bot.vocabulary import FINISHED, JobStatus
 
 log = logging.getLogger(__name__)
 
-NO_PINGS = discord.AllowedMentions.none()
 ALERT_EVERY_S = 6 * 3600
 ORPHAN_LOOKBACK = 50  # messages of channel history searched for a job message posted just before a crash
 
@@ -209,13 +208,6 @@ class Presenter:
         if e.status == 429:
             return DeliveryFailed(f"{what}: rate limited", retry_after=retry_after_of(e))
         return DeliveryFailed(what)
-
-    async def show(self, job: JobRecord, final: bool) -> None:
-        """Show `job` now, final or not, outside the delivery queue (used by tests and tools)."""
-        if final:
-            await self.deliver(job)
-        else:
-            await self.show_status(job)
 
     async def _later(self, local_id: int, wait: float) -> None:
         try:

@@ -15,6 +15,7 @@ import discord
 from bot.core.text import strip_invisible
 from bot.vocabulary import WAITING, JobStatus
 
+NO_PINGS = discord.AllowedMentions.none()  # every message the bot sends: mentions in prompts never ping
 CONTENT_LIMIT = 2000
 PROMPT_IN_CONTENT = 1500
 EMBED_DESC_LIMIT = 4000
@@ -151,12 +152,18 @@ class Screens:
         self._by_task: dict[str, Renderer] = {}
 
     def register(self, task_types: Iterable[str], renderer: Renderer) -> None:
+        """`renderer` shows these task types; one task type has one owner (a second one is a mistake)."""
+        taken = sorted(t for t in task_types if self._by_task.get(t) not in (None, renderer))
+        if taken:
+            raise ValueError(f"task types already rendered by another feature: {', '.join(taken)}")
         for task_type in task_types:
             self._by_task[task_type] = renderer
 
-    def unregister(self, task_types: Iterable[str]) -> None:
+    def unregister(self, task_types: Iterable[str], renderer: Renderer) -> None:
+        """Forget `renderer` for these task types (not another feature's)."""
         for task_type in task_types:
-            self._by_task.pop(task_type, None)
+            if self._by_task.get(task_type) is renderer:
+                del self._by_task[task_type]
 
     def render(self, job: Any, attached: Sequence[str] = ()) -> Rendered:
         renderer = self._by_task.get(job.task_type)

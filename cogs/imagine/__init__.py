@@ -21,4 +21,4 @@ async def setup(bot: commands.Bot) -> None:
 async def teardown(bot: commands.Bot) -> None:
     s = services_of(bot)
     bot.remove_dynamic_items(*DYNAMIC_ITEMS)
-    s.presenter.screens.unregister(TASK_TYPES)
+    s.presenter.screens.unregister(TASK_TYPES, renderer)

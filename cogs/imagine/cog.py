@@ -15,9 +15,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.errors import BadInput, NotAvailable, OutcomeUnknownAgain
-from bot.core.launcher import Confirm, Launch, Launcher
+from bot.core.launcher import Confirm, Launch, Launcher, Member
 from bot.core.requests import imagine_launch
-from bot.storage.jobs import JobRepo
+from bot.storage.jobs import JobRecord, JobRepo
 from bot.storage.members import SettingsRepo
 from bot.ui.answers import answer_started
 from bot.ui.custom_ids import CustomId
@@ -52,7 +52,8 @@ class Imagine(commands.Cog, name=COG_NAME):
                       prompt: app_commands.Range[str, 1, PROMPT_MAX]) -> None:
         member = member_of(interaction, self.moderator_role_ids)
         where = where_of(interaction)
-        # bad prompts, a full quota and a channel the bot can't post in are refused before anything is spent
+        # a channel the bot can't post in, bad prompts and a full quota are refused before anything is spent
+        self.launcher.check_channel(where)
         what = imagine_launch(prompt, await self.member_settings.get(member.id))
         await self.launcher.check_free(member, where)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -72,19 +73,25 @@ class Imagine(commands.Cog, name=COG_NAME):
                 await self._press_again(interaction, cid)
             else:
                 await self._press(interaction, cid)
-        except OutcomeUnknownAgain as e:
-            await self.reporter.report(interaction, e, self._confirm_view(e) if e.confirmable else None)
         except Exception as e:
-            await self.reporter.report(interaction, e)
+            await self.on_form_error(interaction, e)
 
     async def on_form_error(self, interaction: discord.Interaction[Any], error: BaseException) -> None:
-        if isinstance(error, OutcomeUnknownAgain) and error.confirmable:
-            await self.reporter.report(interaction, error, self._confirm_view(error))
-        else:
-            await self.reporter.report(interaction, error)
+        """Every error of a press or a form: one sentence, with the confirmation button where it applies."""
+        confirm = isinstance(error, OutcomeUnknownAgain) and error.confirmable
+        await self.reporter.report(interaction, error, self._confirm_view(error) if confirm else None)
+
+    async def _usable_source(self, action: A.Action, cid: CustomId, member: Member) -> JobRecord:
+        """The finished job a press acts on, checked: the member may use it, the action is offered on that image,
+        and the member has room for another job."""
+        source = await self.launcher.follow_up_source(cid.job_id, member)
+        A.check_offered(action, source, cid.index)
+        await self.launcher.check_quota(member)
+        return source
 
     @staticmethod
-    def _confirm_view(e: OutcomeUnknownAgain) -> discord.ui.View:
+    def _confirm_view(e: BaseException) -> discord.ui.View:
+        assert isinstance(e, OutcomeUnknownAgain)
         view = discord.ui.View(timeout=None)
         view.add_item(ImagineButton.plain(CustomId(AGAIN, e.job_id, e.index, e.action),
                                           "Run it again (may be charged twice)", style=discord.ButtonStyle.danger))
@@ -103,9 +110,7 @@ class Imagine(commands.Cog, name=COG_NAME):
             index = A.index_of(action, cid.index)
             confirm = Confirm(cid.action, cid.job_id, index) if action.modal is None else None
             raise self.launcher.refuse_existing(existing, confirm)
-        source = await self.launcher.follow_up_source(cid.job_id, member)
-        A.check_offered(action, source, cid.index)
-        await self.launcher.check_quota(member)
+        source = await self._usable_source(action, cid, member)
         if action.modal == "zoom":
             await interaction.response.send_modal(
                 ZoomModal(cid, source.prompt, reply_to, self.start_follow_up, self.on_form_error))
@@ -136,9 +141,7 @@ class Imagine(commands.Cog, name=COG_NAME):
             raise BadInput("Pick at least one region of the image to vary.")
         cells = "".join(sorted(set(values)))
         member = member_of(interaction, self.moderator_role_ids)
-        source = await self.launcher.follow_up_source(cid.job_id, member)
-        A.check_offered(A.action_for("vary_region"), source, cid.index)
-        await self.launcher.check_quota(member)
+        source = await self._usable_source(A.action_for("vary_region"), cid, member)
         shown = await self.jobs.upscale_message(cid.job_id, cid.index)
         await interaction.response.send_modal(RegionModal(
             CustomId("vary_region", cid.job_id, cid.index, cells), source.prompt, shown, self.start_follow_up,
