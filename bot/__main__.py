@@ -27,6 +27,7 @@ from bot.client import MJBot, apply_discord_endpoints
 from bot.config import ConfigError, Settings, load_config
 from bot.legnext.client import LegnextClient
 from bot.storage.database import Database, DatabaseError
+from bot.web.server import WebServer
 
 log = logging.getLogger("bot")
 
@@ -99,7 +100,7 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
 
 @contextlib.asynccontextmanager
 async def app_context(settings: Settings) -> AsyncIterator[MJBot]:
-    """The HTTP client, the API client, the database and the bot, each in its own `async with`."""
+    """The HTTP client, the API client, the database, the bot and its web server, each in its own `async with`."""
     apply_discord_endpoints(settings.discord)
     # the bot never joins a voice channel: no start-up warnings about missing voice libraries
     discord.VoiceClient.warn_nacl = False
@@ -112,7 +113,13 @@ async def app_context(settings: Settings) -> AsyncIterator[MJBot]:
         ) as api:
             async with Database(settings.storage.database) as db:
                 async with MJBot(settings, api=api, db=db, http=http) as bot:
-                    yield bot
+                    async with WebServer(
+                        settings.web, metrics=bot.metrics, jobs=bot.jobs_repo, meta=bot.meta, tracker=bot.tracker,
+                        api=api, gateway_ok=bot.gateway_connected, owed=lambda: bot.delivery.waiting,
+                        callback_token=lambda: bot.callback_token,
+                    ) as web:
+                        bot.web = web
+                        yield bot
 
 
 async def run(settings: Settings) -> int:

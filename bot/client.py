@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import secrets
 from typing import Any
 
 import discord
@@ -31,6 +32,7 @@ from bot.ui.items import fallback_items
 from bot.ui.presenter import Presenter
 from bot.ui.screens import NO_PINGS
 from bot.ui.services import Services
+from bot.web.server import WebServer, callback_url
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ class MJBot(commands.Bot):
         self.settings_repo = SettingsRepo(db)
         self.meta = MetaRepo(db)
         self.metrics = Metrics()
+        api.on_request = self.metrics.api_request
         self.presenter = Presenter(self, settings=settings, jobs=self.jobs_repo, meta=self.meta, http=http,
                                    metrics=self.metrics)
         self.reporter = Reporter(self.presenter.alert, alert_channel=bool(settings.moderation.alert_channel_id))
@@ -94,6 +97,8 @@ class MJBot(commands.Bot):
         )
         self._answers: asyncio.Task[None] | None = None
         self._feature_items: list[type[discord.ui.DynamicItem[Any]]] = []
+        self.callback_token: str | None = None
+        self.web: WebServer | None = None  # set by start-up when `web.listen` is set
 
     def add_dynamic_items(self, *items: type[discord.ui.DynamicItem[Any]]) -> None:
         self._feature_items.extend(items)
@@ -116,10 +121,30 @@ class MJBot(commands.Bot):
         # last: our custom_ids that no loaded feature owns (old, forged, a removed feature) are still answered
         super().add_dynamic_items(*fallback_items(self._feature_items))
         await self.check_legnext_key()
+        await self.enable_callbacks()
         await self.tracker.start()
         await self.delivery.start()
         self._answers = asyncio.create_task(self.presenter.resolve_answers(), name="resolve-answers")
         await self.sync_commands()
+
+    async def enable_callbacks(self) -> None:
+        """With `web.public_url`, every submit asks Legnext to call back (at a path with a token made once and
+        kept); polling slows down to a safety net for lost callbacks."""
+        public = self.settings.web.public_url
+        if not public or not self.settings.web.listen:
+            return
+        token = await self.meta.get("callback_token")
+        if not token:
+            token = secrets.token_urlsafe(32)
+            await self.meta.set("callback_token", token)
+        self.callback_token = token
+        self.launcher.callback_url = callback_url(public, token)
+        self.tracker.safety_net_only = True
+        log.info("Legnext callbacks on, at %s/...", public)
+
+    def gateway_connected(self) -> bool:
+        ws = self.ws
+        return self.is_ready() and not self.is_closed() and ws is not None and bool(ws.open)
 
     def command_hash(self) -> str:
         payload: list[dict[str, Any]] = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands()]

@@ -129,6 +129,30 @@ class ModerationConfig(_Section):
     alert_channel_id: int = 0
 
 
+class WebConfig(_Section):
+    # "host:port" to serve /healthz, /metrics and Legnext's callbacks on (empty = no web server)
+    listen: str = ""
+    # the https URL at which Legnext reaches that server (behind a reverse proxy); enables callbacks
+    public_url: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        if not v:
+            return v
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError('must be empty or "host:port", like "127.0.0.1:8080"')
+        return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must be empty or start with https:// (or http://)")
+        return v.rstrip("/")
+
+
 class _TomlSource(PydanticBaseSettingsSource):
     """Feeds the parsed TOML file (held in a context variable) to pydantic-settings."""
 
@@ -162,6 +186,7 @@ class Settings(BaseSettings):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     moderation: ModerationConfig = Field(default_factory=ModerationConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -101,7 +101,7 @@ class Delivery:
             return
         attempts = job.delivery_attempts + 1
         job = await self.repo.update(job.id, delivery_attempts=attempts)
-        self.metrics.delivery_attempts += 1
+        self.metrics.delivery_attempts_total.inc()
         links_only = local_id in self._links_only
         try:
             await self.attempt(job, links_only)
@@ -135,7 +135,9 @@ class Delivery:
         except KeyError:  # the record was deleted meanwhile (by an operator): nothing is owed any more
             log.info("job %d was shown, but its record is gone", job.id)
             return
-        self.metrics.delivered += 1
+        self.metrics.delivered_total.inc()
+        if job.finished_at:
+            self.metrics.delivery_delay.observe(max(0.0, time.time() - job.finished_at))
         if attempts > 1:
             log.info("job %d shown after %d attempts", job.id, attempts)
 
@@ -152,5 +154,5 @@ class Delivery:
         self._links_only.discard(job.id)
         self._failing_since.pop(job.id, None)
         await self.repo.update(job.id, undeliverable=reason[:500])
-        self.metrics.given_up += 1
+        self.metrics.given_up_total.inc()
         log.warning("job %d (%s, %s) can't be shown and is given up: %s", job.id, job.job_id, job.status, reason)

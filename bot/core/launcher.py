@@ -100,6 +100,7 @@ class Launcher:
         self.tracker = tracker
         self.owe = owe  # hands a finished job to delivery (shown in the channel until Discord accepted it)
         self.announce = announce
+        self.callback_url: str | None = None  # with the web server's public URL: Legnext calls back when a job ends
 
     # ------------------------------------------------------------------------------------------------ free checks
 
@@ -184,6 +185,8 @@ class Launcher:
         """Record first (with the running limit and the double-press rule in the same step), then submit. A submit
         whose outcome is unknown is never sent again; it is shown in the channel as such."""
         req = what.request
+        if self.callback_url is not None:
+            req = req.model_copy(update={"callback": self.callback_url})
         try:
             job = await self.repo.create(
                 task_type=req.task_type, action=what.action, requester_id=member.id, prompt=what.prompt,

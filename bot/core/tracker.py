@@ -80,13 +80,16 @@ def apply_api_job(api_job: Job) -> dict[str, Any]:
     """The record changes a job object from the API implies."""
     now = time.time()
     changes: dict[str, Any] = {}
+    # when it ended at the API (its clock, whole seconds), not when the bot learnt of it
+    ended = api_job.meta.ended_at.timestamp() if api_job.meta and api_job.meta.ended_at else now
+    ended = min(ended, now)
     if api_job.completed:
         changes.update(status=JobStatus.COMPLETED, output=api_job.output.model_dump(mode="json", exclude_none=True)
-                       if api_job.output else {}, finished_at=now,
+                       if api_job.output else {}, finished_at=ended,
                        consumed_points=api_job.usage.consume or api_job.usage.frozen)
     elif api_job.failed:
         changes.update(status=JobStatus.FAILED, error=clean_api_text(api_job.error_text) or "the job failed",
-                       finished_at=now, consumed_points=api_job.usage.consume)
+                       finished_at=ended, consumed_points=api_job.usage.consume)
     else:
         # unknown statuses count as still running
         status = api_job.status if api_job.status in API_RUNNING else JobStatus.PROCESSING
@@ -110,6 +113,8 @@ class Tracker:
         self._failing_since: dict[int, float] = {}  # local id -> when reads started failing without a break
         self._missing_since: dict[int, float] = {}  # local id -> first 404 for a job the API had accepted
         self._scheduler = Scheduler("job-tracker", self._poll, concurrency=concurrency)
+        # with Legnext's callbacks on, a callback pokes the job at once; polls are only the safety net
+        self.safety_net_only = False
         self.metrics = metrics or Metrics()
 
     # ---------------------------------------------------------------------------------------------------- control
@@ -174,7 +179,6 @@ class Tracker:
             return
         now = time.time()
         try:
-            self.metrics.status_reads += 1
             api_job = await self.api.get_job(job.job_id)
         except NotFound:
             first = self._missing_since.setdefault(local_id, now)
@@ -218,6 +222,8 @@ class Tracker:
         if status_changed or frozen_changed or "started_at" in changes:
             job = await self.repo.update(job.id, **changes)
         if job.finished:
+            if job.consumed_points:
+                self.metrics.points_consumed.inc(job.consumed_points)
             elapsed = time.time() - (job.submitted_at or job.created_at)
             log.info("job %d (%s) %s after %.1fs", job.id, job.job_id, job.status, elapsed)
             await self._show(job, True)
@@ -225,7 +231,8 @@ class Tracker:
         if status_changed:
             await self._show(job, False)
         running_for = time.time() - job.started_at if job.started_at else None
-        self._later(local_id, next_interval(job.task_type, running_for, self.cfg))
+        interval = next_interval(job.task_type, running_for, self.cfg)
+        self._later(local_id, max(interval, self.cfg.poll_max_s * 2) if self.safety_net_only else interval)
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.cfg.poll_max_s * 4, self.cfg.poll_min_s * 2.0**attempt))
@@ -245,7 +252,6 @@ class Tracker:
         if job.job_id is None or time.time() - job.created_at > FOLLOW_UP_WINDOW_S:
             return
         try:
-            self.metrics.status_reads += 1
             api_job = await self.api.get_job(job.job_id)
         except NotFound:
             return  # the API forgot it: it stays unknown

@@ -16,6 +16,7 @@ import email.utils
 import logging
 import random
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -93,6 +94,8 @@ class LegnextClient:
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.max_retry_after_s = max_retry_after_s
+        # told of every request: (endpoint, method, HTTP status or 0 for no answer, seconds); set by the bot
+        self.on_request: Callable[[str, str, int, float], None] | None = None
 
     def __repr__(self) -> str:
         return f"LegnextClient(base_url={self.base_url!r})"
@@ -119,6 +122,13 @@ class LegnextClient:
     def _headers(self) -> dict[str, str]:
         return {"x-api-key": self._api_key.get_secret_value(), "accept": "application/json"}
 
+    def _observe(self, path: str, method: str, status: int, started: float) -> None:
+        if self.on_request is not None:
+            # "/v1/job/<id>" -> "job", "/v1/diffusion" -> "diffusion", "/account/balance" -> "balance"
+            parts = [p for p in path.split("/") if p]
+            endpoint = parts[1] if len(parts) > 1 and parts[0] == "v1" else parts[-1] if parts else "?"
+            self.on_request(endpoint, method, status, time.monotonic() - started)
+
     @staticmethod
     def _error(resp: httpx.Response) -> LegnextError:
         try:
@@ -143,11 +153,14 @@ class LegnextClient:
                 delay = self._delay(attempt - 1, getattr(last, "retry_after", None))
                 log.info("retrying GET %s in %.1fs after %r", path, delay, last)
                 await asyncio.sleep(delay)
+            started = time.monotonic()
             try:
                 resp = await self._http.get(url, headers=self._headers(), timeout=self.timeout)
             except httpx.TransportError as e:
+                self._observe(path, "GET", 0, started)
                 last = TransportError(f"{type(e).__name__} talking to the Legnext API")
                 continue
+            self._observe(path, "GET", resp.status_code, started)
             if resp.status_code == 429 or resp.status_code >= 500:
                 last = self._error(resp)
                 continue
@@ -162,9 +175,11 @@ class LegnextClient:
         never_sent_tries = 0
         limited_tries = 0
         while True:
+            started = time.monotonic()
             try:
                 resp = await self._http.post(url, json=body, headers=self._headers(), timeout=self.timeout)
             except _NEVER_SENT as e:
+                self._observe(path, "POST", 0, started)
                 never_sent_tries += 1
                 if never_sent_tries > self.read_retries:
                     raise TransportError(f"cannot connect to the Legnext API ({type(e).__name__})") from None
@@ -173,10 +188,12 @@ class LegnextClient:
                 await asyncio.sleep(delay)
                 continue
             except httpx.TransportError as e:
+                self._observe(path, "POST", 0, started)
                 log.warning("POST %s outcome unknown: %s", path, type(e).__name__)
                 raise SubmitOutcomeUnknown(
                     f"no answer from the Legnext API ({type(e).__name__}); the job may or may not have started"
                 ) from None
+            self._observe(path, "POST", resp.status_code, started)
             if resp.status_code == 429:
                 err = self._error(resp)
                 limited_tries += 1

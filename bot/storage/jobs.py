@@ -254,6 +254,10 @@ class JobRepo:
         )
         return [JobRecord.from_row(r) for r in rows]
 
+    async def count_by_status_and_task(self) -> list[tuple[str, str, int]]:
+        rows = await self.db.fetchall("SELECT status, task_type, COUNT(*) AS n FROM jobs GROUP BY status, task_type")
+        return [(str(r["status"]), str(r["task_type"]), int(r["n"])) for r in rows]
+
     async def undeliverable_count(self) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM jobs WHERE undeliverable IS NOT NULL")
         return int(row[0]) if row else 0

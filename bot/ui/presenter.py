@@ -134,7 +134,7 @@ class Presenter:
                 message_id=reply_to, channel_id=channel_id, fail_if_not_exists=False)
             kwargs["mention_author"] = False
         message = await target.send(**kwargs)
-        self.metrics.messages_posted += 1
+        self.metrics.discord_calls.labels(kind="post").inc()
         self._last_edit[job.id] = time.monotonic()
         return message
 
@@ -272,7 +272,7 @@ class Presenter:
             message = await self.post(job, None, None, files, again=True)
             await self.jobs.update(job.id, message_id=message.id, shown_status=job.status)
             return
-        self.metrics.messages_edited += 1
+        self.metrics.discord_calls.labels(kind="edit").inc()
         self._last_edit[job.id] = time.monotonic()
         await self.jobs.update(job.id, shown_status=job.status)
 

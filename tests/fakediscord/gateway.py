@@ -83,7 +83,9 @@ class GatewayMixin(FakeState):
         await self.wait_for(lambda: not any(c in self._conns for c in old), 5.0, what="gateway close")
         self.connected.clear()
 
-    async def _handle_gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _handle_gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_down:  # a Discord gateway outage: the websocket handshake fails until it is back
+            return web.Response(status=503, text="gateway unavailable")
         ws = web.WebSocketResponse(max_msg_size=0, compress=False)
         await ws.prepare(request)
         conn = _GatewayConn(ws, dict(request.query))

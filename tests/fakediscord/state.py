@@ -56,6 +56,7 @@ class FakeState:
         self.attachment_size_limit = 10 * 1024 * 1024  # per file, like a guild without boosts
         # added to the clock when checking an attachment link's expiry: a test sets a day to "expire" every link
         self.attachment_clock_skew_s = 0.0
+        self.gateway_down = False  # True: new gateway connections are refused (an outage; see disconnect_all)
         self.initial_response_s = 3.0  # the first interaction callback must come within this
         self.interaction_token_ttl_s = 900.0  # followups / @original edits work this long
         self._bot_perms: dict[int, int] = {}  # channel_id -> the bot's effective permissions there
