@@ -37,7 +37,7 @@ from bot.web.server import WebServer, callback_url
 log = logging.getLogger(__name__)
 
 # The feature extensions: adding or removing a feature is one line here.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.settings", "cogs.blend")
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.settings", "cogs.blend", "cogs.describe", "cogs.shorten")
 
 STALE_FORM_GRACE_S = 1.5
 
