@@ -11,22 +11,29 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import json
 import logging
 import signal
 import socket
 import ssl
 import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
 
 import aiohttp
 import discord
 import httpx
 from discord import app_commands
+from pydantic import SecretStr
 
 from bot.client import MJBot, apply_discord_endpoints
-from bot.config import ConfigError, Settings, load_config
+from bot.config import SIMULATOR_API_KEY, ConfigError, Settings, load_config, load_storage
 from bot.legnext.client import LegnextClient
+from bot.legnext.simulator import running_simulator
 from bot.storage.database import Database, DatabaseError
+from bot.storage.tools import HEARTBEAT_STALE_S, ToolError, backup, check_health
 from bot.web.server import WebServer
 
 log = logging.getLogger("bot")
@@ -86,20 +93,46 @@ class ReconnectFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+class JsonFormatter(logging.Formatter):
+    """`--log-format json`: one JSON object per line (time, level, logger, message; `exc` with a traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            out["exc"] = record.exc_text
+        if record.stack_info:
+            out["stack"] = record.stack_info
+        return json.dumps(out, ensure_ascii=False)
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def setup_logging(level: str = "INFO", secrets: Iterable[str] = (), fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(ReconnectFilter())
     handler.addFilter(RedactFilter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the embedded simulator's request log
     logging.getLogger("discord").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
 @contextlib.asynccontextmanager
-async def app_context(settings: Settings) -> AsyncIterator[MJBot]:
+async def app_context(settings: Settings, *, simulated: bool = False) -> AsyncIterator[MJBot]:
     """The HTTP client, the API client, the database, the bot and its web server, each in its own `async with`."""
     apply_discord_endpoints(settings.discord)
     # the bot never joins a voice channel: no start-up warnings about missing voice libraries
@@ -112,7 +145,7 @@ async def app_context(settings: Settings) -> AsyncIterator[MJBot]:
             read_retries=cfg.read_retries,
         ) as api:
             async with Database(settings.storage.database) as db:
-                async with MJBot(settings, api=api, db=db, http=http) as bot:
+                async with MJBot(settings, api=api, db=db, http=http, simulated=simulated) as bot:
                     async with WebServer(
                         settings.web, metrics=bot.metrics, jobs=bot.jobs_repo, meta=bot.meta, tracker=bot.tracker,
                         api=api, gateway_ok=bot.gateway_connected, owed=lambda: bot.delivery.waiting,
@@ -122,10 +155,36 @@ async def app_context(settings: Settings) -> AsyncIterator[MJBot]:
                         yield bot
 
 
-async def run(settings: Settings) -> int:
-    """Run until stopped. A known cause of a failed start is logged as one sentence and becomes the exit code."""
+def version() -> str:
     try:
-        return await _serve(settings)
+        return metadata.version("mjbot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def on_simulator(settings: Settings, base_url: str, time_scale: float) -> Settings:
+    """`settings` pointed at the embedded simulator. Its jobs run `time_scale` times faster than the real API's, so
+    the polling cadence and the status edits speed up as much: the same requests per job as on the real API."""
+    speed = max(1.0, time_scale)
+    jobs = settings.jobs
+    return settings.model_copy(update={
+        "legnext": settings.legnext.model_copy(update={"base_url": base_url, "api_key": SecretStr(SIMULATOR_API_KEY)}),
+        "jobs": jobs.model_copy(update={"poll_min_s": jobs.poll_min_s / speed, "poll_max_s": jobs.poll_max_s / speed,
+                                        "status_edit_interval_s": jobs.status_edit_interval_s / speed}),
+    })
+
+
+async def run(settings: Settings, *, time_scale: float | None = None) -> int:
+    """Run until stopped. A known cause of a failed start is logged as one sentence and becomes the exit code.
+    With `time_scale`, the Legnext API is the embedded simulator, serving on a free local port."""
+    try:
+        if time_scale is None:
+            return await _serve(settings)
+        async with running_simulator(time_scale=time_scale) as sim:
+            log.info("results are simulated: the Legnext API is the embedded simulator at %s (jobs run %gx faster "
+                     "than the real API); no credits are spent and no Midjourney image is made", sim.base_url,
+                     time_scale)
+            return await _serve(on_simulator(settings, sim.base_url, time_scale), simulated=True)
     except DatabaseError as e:
         log.error("%s", e)
         return EXIT_CONFIG
@@ -150,8 +209,8 @@ async def run(settings: Settings) -> int:
         return EXIT_UNREACHABLE
 
 
-async def _serve(settings: Settings) -> int:
-    async with app_context(settings) as bot:
+async def _serve(settings: Settings, *, simulated: bool = False) -> int:
+    async with app_context(settings, simulated=simulated) as bot:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, _stop, bot, sig)
@@ -243,24 +302,79 @@ def _stop(bot: discord.Client, sig: signal.Signals) -> None:
     task.add_done_callback(_closing.discard)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mjbot", description="Midjourney on Discord through the Legnext API")
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mjbot", description="Midjourney on Discord through the Legnext API",
+        epilog="Exit codes: 0 stopped cleanly; 2 config, database or Legnext key to fix; 3 Discord refused the token; "
+               "4 Discord unreachable (try again later); 1 anything else.",
+    )
+    parser.add_argument("--version", action="version", version=f"mjbot {version()}")
     parser.add_argument("--config", default="config.toml", help="path to the TOML config (default: config.toml)")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="least important events logged (default: INFO)")
+    parser.add_argument("--log-format", default="text", choices=LOG_FORMATS,
+                        help="text: one line per event; json: one JSON object per line (default: text)")
+    parser.add_argument("--simulator", action="store_true",
+                        help="try it for free: use an embedded Legnext simulator instead of the real API "
+                             "(no legnext.api_key needed; results are marked simulated)")
+    parser.add_argument("--time-scale", type=float, default=5.0, metavar="N",
+                        help="with --simulator: jobs run N times faster than the real API (default: 5)")
+    commands = parser.add_subparsers(dest="command", metavar="{health,backup}")
+    health = commands.add_parser("health", help="check the database opens, is writable and the bot's heartbeat is "
+                                                "recent; exit 0 (healthy) or 1, with one line")
+    health.add_argument("--config", default=argparse.SUPPRESS, help="path to the TOML config")
+    health.add_argument("--max-age", type=float, default=HEARTBEAT_STALE_S, metavar="SECONDS",
+                        help=f"oldest acceptable heartbeat (default: {HEARTBEAT_STALE_S:g})")
+    save = commands.add_parser("backup", help="copy the database to PATH, safely while the bot runs")
+    save.add_argument("path", metavar="PATH", help="the backup file to write (or a folder to put a dated one in)")
+    save.add_argument("--config", default=argparse.SUPPRESS, help="path to the TOML config")
+    return parser
+
+
+def _tool(args: argparse.Namespace) -> int:
+    """`mjbot health` and `mjbot backup`: one line on stdout (stderr for an error); they need no secrets."""
     try:
-        settings = load_config(args.config)
+        database = load_storage(args.config).database
+    except ConfigError as e:
+        for problem in e.problems:
+            sys.stderr.write(f"config error: {problem}\n")
+        return 1 if args.command == "health" else EXIT_CONFIG
+    if args.command == "health":
+        result = check_health(database, stale_s=args.max_age)
+        print(result.line)
+        return 0 if result.ok else 1
+    try:
+        done = backup(database, Path(args.path))
+    except ToolError as e:
+        sys.stderr.write(f"backup failed: {e}\n")
+        return EXIT_FAILURE
+    print(f"backed up {database} to {done.path} ({done.jobs} jobs, {done.size / 1024:.0f} KiB)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is not None:
+        return _tool(args)
+    if args.time_scale <= 0:
+        sys.stderr.write("--time-scale must be a positive number\n")
+        return EXIT_CONFIG
+    setup_logging(args.log_level, fmt=args.log_format)
+    try:
+        settings = load_config(args.config, simulator=args.simulator)
     except ConfigError as e:
         for problem in e.problems:
             sys.stderr.write(f"config error: {problem}\n")
         return EXIT_CONFIG
+    key = settings.legnext.api_key.get_secret_value()
     setup_logging(
-        args.log_level,
-        secrets=(settings.discord.token.get_secret_value(), settings.legnext.api_key.get_secret_value()),
+        args.log_level, fmt=args.log_format,
+        secrets=(settings.discord.token.get_secret_value(), "" if key == SIMULATOR_API_KEY else key),
     )
+    log.info("mjbot %s starting (Python %s, discord.py %s), config %s", version(), sys.version.split()[0],
+             discord.__version__, args.config)
     try:
-        return asyncio.run(run(settings))
+        return asyncio.run(run(settings, time_scale=args.time_scale if args.simulator else None))
     except KeyboardInterrupt:
         return 0
     except Exception as e:  # not foreseen in run(): one line, with the traceback folded onto it

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from typing import Any
 
 import discord
@@ -27,6 +28,7 @@ from bot.storage.database import Database
 from bot.storage.jobs import JobRecord, JobRepo
 from bot.storage.members import SettingsRepo
 from bot.storage.meta import MetaRepo
+from bot.storage.tools import HEARTBEAT_INTERVAL_S, HEARTBEAT_KEY
 from bot.ui.errors import Reporter
 from bot.ui.items import fallback_items
 from bot.ui.presenter import Presenter
@@ -61,7 +63,8 @@ class MJTree(app_commands.CommandTree["MJBot"]):
 
 
 class MJBot(commands.Bot):
-    def __init__(self, settings: Settings, *, api: LegnextClient, db: Database, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: Settings, *, api: LegnextClient, db: Database, http: httpx.AsyncClient,
+                 simulated: bool = False) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -88,7 +91,7 @@ class MJBot(commands.Bot):
         self.tracker = Tracker(api, self.jobs_repo, settings.jobs, self._job_changed, metrics=self.metrics)
         self.launcher = Launcher(
             api=api, repo=self.jobs_repo, config=settings, tracker=self.tracker, owe=self.delivery.owe,
-            announce=self.presenter.announce,
+            announce=self.presenter.announce, simulated=simulated,
         )
         # what each feature's extension is given (see bot.ui.services)
         self.services = Services(
@@ -96,6 +99,7 @@ class MJBot(commands.Bot):
             jobs=self.jobs_repo, member_settings=self.settings_repo, meta=self.meta,
         )
         self._answers: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self._feature_items: list[type[discord.ui.DynamicItem[Any]]] = []
         self.callback_token: str | None = None
         self.web: WebServer | None = None  # set by start-up when `web.listen` is set
@@ -125,6 +129,7 @@ class MJBot(commands.Bot):
         await self.tracker.start()
         await self.delivery.start()
         self._answers = asyncio.create_task(self.presenter.resolve_answers(), name="resolve-answers")
+        self._heartbeat = asyncio.create_task(self.beat(), name="heartbeat")
         await self.sync_commands()
 
     async def enable_callbacks(self) -> None:
@@ -145,6 +150,17 @@ class MJBot(commands.Bot):
     def gateway_connected(self) -> bool:
         ws = self.ws
         return self.is_ready() and not self.is_closed() and ws is not None and bool(ws.open)
+
+    async def beat(self) -> None:
+        """While connected to Discord, write the time into `meta` every HEARTBEAT_INTERVAL_S: `mjbot health` (the
+        Docker HEALTHCHECK) reads it."""
+        while True:
+            if self.gateway_connected():
+                try:
+                    await self.meta.set(HEARTBEAT_KEY, f"{time.time():.0f}")
+                except Exception as e:  # the health check will say so; keep beating
+                    log.warning("could not write the heartbeat: %s", e)
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S if self.gateway_connected() else 1.0)
 
     def command_hash(self) -> str:
         payload: list[dict[str, Any]] = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands()]
@@ -224,8 +240,9 @@ class MJBot(commands.Bot):
         log.info("logged in as %s (%s) in %d guilds", user, user.id if user else "?", len(self.guilds))
 
     async def close(self) -> None:
-        if self._answers is not None and not self._answers.done():
-            self._answers.cancel()
+        for task in (self._answers, self._heartbeat):
+            if task is not None and not task.done():
+                task.cancel()
         await self.tracker.stop()
         # results being uploaded get a moment to finish; the rest stays owed and is delivered at the next start
         await self.delivery.stop(self.settings.jobs.shutdown_grace_s)

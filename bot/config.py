@@ -206,18 +206,65 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-def _describe(err: dict[str, Any]) -> str:
+# Bounds for an operator's file (checked by `load_config` only): values outside make no sense on a real server and
+# are refused with the allowed range. The models themselves refuse only what cannot work at all, so that tests (and
+# the benchmark) can build `Settings` with jobs that time out in a second.
+OPERATOR_RANGES: dict[tuple[str, str], tuple[float, float, str]] = {
+    ("legnext", "timeout_s"): (1, 600, "seconds"),
+    ("jobs", "timeout_image_s"): (60, 86400, "seconds"),
+    ("jobs", "timeout_text_s"): (30, 86400, "seconds"),
+    ("jobs", "timeout_video_s"): (60, 86400, "seconds"),
+    ("jobs", "timeout_queue_s"): (60, 259200, "seconds"),  # up to the API's 3-day follow-up window
+    ("jobs", "not_found_grace_s"): (0, 3600, "seconds"),
+    ("jobs", "read_failure_limit_s"): (60, 86400, "seconds"),
+    ("jobs", "delivery_retry_max_s"): (1, 3600, "seconds"),
+    ("jobs", "delivery_give_up_s"): (60, 604800, "seconds"),
+    # Discord takes uploads up to 10 MiB in a server without boosts, 50 MiB at boost level 2, 100 MiB at level 3;
+    # a larger result is linked instead of attached anyway.
+    ("jobs", "max_download_mb"): (1, 100, "MB"),
+}
+
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "true/false"), (int, "a number"), (float, "a number"), (str, "a string"), (list, "a list"),
+)
+
+
+def _kind_of(value: Any) -> str:
+    for cls, name in _TYPE_NAMES:
+        if isinstance(value, cls):
+            return name
+    return "a date or time" if value is not None else "empty"
+
+
+def _number(v: float) -> str:
+    return f"{v:g}"
+
+
+def _out_of_range(data: dict[str, Any]) -> dict[str, str]:
+    """`section.key` -> problem, for numbers in the file outside `OPERATOR_RANGES`."""
+    out: dict[str, str] = {}
+    for (section, key), (low, high, unit) in OPERATOR_RANGES.items():
+        table = data.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not low <= value <= high:
+            out[f"{section}.{key}"] = (f"{section}.{key}: must be between {_number(low)} and {_number(high)} {unit} "
+                                       f"(not {_number(value)})")
+    return out
+
+
+def _describe(err: dict[str, Any], data: dict[str, Any] | None = None) -> str:
     loc = ".".join(str(p) for p in err.get("loc", ()))
     kind = err.get("type", "")
     if kind == "extra_forbidden":
         return f"{loc}: unknown key"
+    if kind == "model_type" and len(err.get("loc", ())) == 1 and data is not None:  # `jobs = 5`: not a section
+        return f"{loc}: must be a table (section), not {_kind_of(data.get(loc))}"
     msg = str(err.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ")
     return f"{loc}: {msg}"
 
 
-def load_config(path: str | Path) -> Settings:
-    """Read and check the config. Never puts a secret's value in an error."""
+def _read_toml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -226,13 +273,48 @@ def load_config(path: str | Path) -> Settings:
     except OSError as e:
         raise ConfigError([f"{p}: cannot read the config file ({e.strerror})"]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError([f"{p}: not valid TOML ({e})"]) from None
+
+
+# With `--simulator` the bot talks to the embedded simulator, which takes any key: none is needed in the file.
+SIMULATOR_API_KEY = "embedded-simulator"
+
+
+def load_config(path: str | Path, *, simulator: bool = False) -> Settings:
+    """Read and check the config. Never puts a secret's value in an error. With `simulator`, `legnext.api_key` is
+    not required (the caller points `legnext` at the embedded simulator)."""
+    data = _read_toml(path)
+    if simulator:
+        legnext = data.get("legnext", {})
+        if isinstance(legnext, dict) and not str(legnext.get("api_key") or "").strip():
+            data = {**data, "legnext": {**legnext, "api_key": SIMULATOR_API_KEY}}
+    ranges = _out_of_range(data)
     token = _TOML_DATA.set(data)
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as e:
-        raise ConfigError([_describe(dict(err)) for err in e.errors(include_input=False)]) from None
+        problems: list[str] = []
+        for err in e.errors(include_input=False):
+            where = ".".join(str(p) for p in err.get("loc", ()))
+            problems.append(ranges.pop(where, "") or _describe(dict(err), data))
+        raise ConfigError(problems + list(ranges.values())) from None
     finally:
         _TOML_DATA.reset(token)
+    if ranges:
+        raise ConfigError(list(ranges.values()))
+    return settings
+
+
+def load_storage(path: str | Path) -> StorageConfig:
+    """Only the `[storage]` section, for the operator's tools (`mjbot health`, `mjbot backup`): they need no
+    secrets."""
+    section = _read_toml(path).get("storage", {})
+    if not isinstance(section, dict):
+        raise ConfigError([f"storage: must be a table (section), not {_kind_of(section)}"])
+    try:
+        return StorageConfig(**section)
+    except ValidationError as e:
+        raise ConfigError([_describe({**dict(err), "loc": ("storage", *err.get("loc", ()))})
+                           for err in e.errors(include_input=False)]) from None

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 
-from bot.config import ConfigError, Settings, load_config
+from bot.config import ConfigError, Settings, load_config, load_storage
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"
@@ -256,7 +256,13 @@ def test_a_bad_value_is_one_problem_naming_its_key(tmp_path: Path, section: str,
 
 
 GOOD_EDGES = [
-    ("legnext", "timeout_s", 0.001),
+    ("legnext", "timeout_s", 1),
+    ("legnext", "timeout_s", 600),
+    ("jobs", "timeout_image_s", 60),
+    ("jobs", "timeout_image_s", 86400),
+    ("jobs", "max_download_mb", 1),
+    ("jobs", "max_download_mb", 100),
+    ("jobs", "not_found_grace_s", 0),
     ("legnext", "read_retries", 0),
     ("legnext", "base_url", "http://localhost:8787/api"),
     ("jobs", "max_running_per_member", 1),
@@ -293,9 +299,79 @@ def test_one_problem_per_bad_key(tmp_path: Path) -> None:
     assert "discord.tokn: unknown key" in problems and "webhooks: unknown key" in problems
 
 
-def test_a_section_that_is_not_a_table(tmp_path: Path) -> None:
-    problems = problems_of(write(tmp_path, f'jobs = 5\n[discord]\ntoken = "{TOKEN}"\n[legnext]\napi_key = "{KEY}"\n'))
-    assert len(problems) == 1 and problems[0].startswith("jobs: ")
+@pytest.mark.parametrize(("value", "kind"), [("5", "a number"), ('"fast"', "a string"), ("[1, 2]", "a list"),
+                                             ("true", "true/false"), ("2.5", "a number")])
+def test_a_section_that_is_not_a_table(tmp_path: Path, value: str, kind: str) -> None:
+    problems = problems_of(write(tmp_path, f'jobs = {value}\n[discord]\ntoken = "{TOKEN}"\n'
+                                           f'[legnext]\napi_key = "{KEY}"\n'))
+    assert problems == [f"jobs: must be a table (section), not {kind}"]
+
+
+def test_a_secret_section_that_is_not_a_table_does_not_show_it(tmp_path: Path) -> None:
+    problems = problems_of(write(tmp_path, f'discord = "{TOKEN}"\n[legnext]\napi_key = "{KEY}"\n'))
+    assert problems == ["discord: must be a table (section), not a string"]
+
+
+# Operator-facing bounds: the file is refused with the allowed range; `Settings(**data)` (tests) is not bound by them.
+OUT_OF_RANGE = [
+    ("jobs", "timeout_image_s", 30, "jobs.timeout_image_s: must be between 60 and 86400 seconds (not 30)"),
+    ("jobs", "timeout_image_s", 0, "jobs.timeout_image_s: must be between 60 and 86400 seconds (not 0)"),
+    ("jobs", "timeout_video_s", 100000, "jobs.timeout_video_s: must be between 60 and 86400 seconds (not 100000)"),
+    ("jobs", "timeout_text_s", 5, "jobs.timeout_text_s: must be between 30 and 86400 seconds (not 5)"),
+    ("jobs", "max_download_mb", 500, "jobs.max_download_mb: must be between 1 and 100 MB (not 500)"),
+    ("jobs", "max_download_mb", 0.5, "jobs.max_download_mb: must be between 1 and 100 MB (not 0.5)"),
+    ("legnext", "timeout_s", 0.001, "legnext.timeout_s: must be between 1 and 600 seconds (not 0.001)"),
+    ("jobs", "delivery_give_up_s", 1, "jobs.delivery_give_up_s: must be between 60 and 604800 seconds (not 1)"),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "value", "line"), OUT_OF_RANGE,
+                         ids=[f"{s}.{k}={v!r}" for s, k, v, _ in OUT_OF_RANGE])
+def test_values_that_make_no_sense_are_refused_with_the_allowed_range(
+    tmp_path: Path, section: str, key: str, value: Any, line: str
+) -> None:
+    assert problems_of(write(tmp_path, with_values({section: {key: value}}))) == [line]
+
+
+def test_range_problems_come_with_the_other_problems(tmp_path: Path) -> None:
+    text = with_values({"jobs": {"timeout_image_s": 10, "button_access": "all"}, "legnext": {"timeout_s": 0}})
+    problems = problems_of(write(tmp_path, text))
+    assert sorted(p.split(":", 1)[0] for p in problems) == [
+        "jobs.button_access", "jobs.timeout_image_s", "legnext.timeout_s"]
+    assert "legnext.timeout_s: must be between 1 and 600 seconds (not 0)" in problems
+
+
+def test_settings_built_in_code_are_not_bound_by_the_operator_ranges() -> None:
+    s = Settings(discord={"token": TOKEN}, legnext={"api_key": KEY, "timeout_s": 0.5},
+                 jobs={"timeout_image_s": 1.0, "poll_min_s": 0.05, "max_download_mb": 0.00001})
+    assert s.jobs.timeout_image_s == 1.0 and s.legnext.timeout_s == 0.5
+
+
+def test_simulator_mode_does_not_require_the_legnext_key(tmp_path: Path) -> None:
+    path = write(tmp_path, f'[discord]\ntoken = "{TOKEN}"\n')
+    assert problems_of(path) == [
+        "legnext.api_key: missing: set it in the file or in the LEGNEXT_API_KEY environment variable"]
+    s = load_config(path, simulator=True)
+    assert s.discord.token.get_secret_value() == TOKEN
+    # the Discord token is still required
+    assert [p.split(":")[0] for p in problems_of_sim(write(tmp_path, "", "empty.toml"))] == ["discord.token"]
+
+
+def problems_of_sim(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, simulator=True)
+    return caught.value.problems
+
+
+def test_load_storage_needs_no_secrets(tmp_path: Path) -> None:
+    assert load_storage(write(tmp_path, '[storage]\ndatabase = "x.sqlite3"\n')).database == "x.sqlite3"
+    assert load_storage(write(tmp_path, "", "empty.toml")).database == "mjbot.sqlite3"
+    with pytest.raises(ConfigError) as caught:
+        load_storage(write(tmp_path, 'storage = 5\n', "bad.toml"))
+    assert caught.value.problems == ["storage: must be a table (section), not a number"]
+    with pytest.raises(ConfigError) as caught:
+        load_storage(write(tmp_path, '[storage]\ndatabase = ""\n', "blank.toml"))
+    assert caught.value.problems[0].startswith("storage.database: ")
 
 
 # ------------------------------------------------------------------------------------------------ the file itself

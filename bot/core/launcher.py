@@ -37,6 +37,8 @@ from bot.vocabulary import API_RUNNING, FOLLOW_UP_WINDOW_S, JobStatus
 
 log = logging.getLogger(__name__)
 
+SUBMITS_AT_ONCE = 8  # submits in flight to the API at once (more wait their turn, recorded and answered)
+
 
 @dataclass(frozen=True)
 class Member:
@@ -92,15 +94,18 @@ def message_link(job: JobRecord) -> str | None:
 class Launcher:
     def __init__(
         self, *, api: LegnextClient, repo: JobRepo, config: Settings, tracker: Tracker,
-        owe: Callable[[JobRecord], None], announce: Announce | None = None,
+        owe: Callable[[JobRecord], None], announce: Announce | None = None, simulated: bool = False,
     ) -> None:
         self.api = api
+        # the API is the embedded simulator (`mjbot --simulator`): every job is marked, and its result says so
+        self.simulated = simulated
         self.repo = repo
         self.config = config
         self.tracker = tracker
         self.owe = owe  # hands a finished job to delivery (shown in the channel until Discord accepted it)
         self.announce = announce
         self.callback_url: str | None = None  # with the web server's public URL: Legnext calls back when a job ends
+        self._submit_slots = asyncio.Semaphore(SUBMITS_AT_ONCE)
 
     # ------------------------------------------------------------------------------------------------ free checks
 
@@ -190,7 +195,8 @@ class Launcher:
         try:
             job = await self.repo.create(
                 task_type=req.task_type, action=what.action, requester_id=member.id, prompt=what.prompt,
-                request=req.body(), extra=what.extra, parent_job_id=what.parent_job_id, image_no=what.image_no,
+                request=req.body(), extra={**what.extra, "simulated": True} if self.simulated else what.extra,
+                parent_job_id=what.parent_job_id, image_no=what.image_no,
                 guild_id=where.guild_id, channel_id=where.channel_id, reply_to_id=where.reply_to_id,
                 dedupe_key=what.dedupe_key, max_running=self.config.jobs.max_running_per_member,
                 again_after_unknown=what.again_after_unknown, answer_to=where.answer_to,
@@ -201,7 +207,12 @@ class Launcher:
         except RunningLimitReached as e:
             raise self._too_many(e.limit) from None
         try:
-            api_job = await self.api.submit(req)
+            await self._submit_slots.acquire()  # a burst of thousands doesn't open thousands of connections
+        except BaseException:
+            await self._refused(job, "stopped before it was sent")  # nothing reached the API
+            raise
+        try:
+            api_job = await self._submit_one(req)
         except SubmitOutcomeUnknown as e:
             job = await self.repo.update(job.id, status=JobStatus.UNKNOWN, error=clean_api_text(e.message),
                                          finished_at=time.time(), ack_token=None, ack_app_id=None)
@@ -238,6 +249,12 @@ class Launcher:
             raise SubmittedButUnrecorded(api_job.job_id)
         log.info("job %d submitted as %s (%s by %d)", job.id, api_job.job_id, what.action, member.id)
         return job
+
+    async def _submit_one(self, req: m.SubmitRequest) -> m.Job:
+        try:
+            return await self.api.submit(req)
+        finally:
+            self._submit_slots.release()
 
     async def _refused(self, job: JobRecord, reason: str) -> None:
         """The API refused the submit (nothing charged): the member is told ephemerally; nothing is owed."""

@@ -29,4 +29,7 @@ async def answer_started(interaction: discord.Interaction[Any], launcher: Launch
     except discord.HTTPException as e:
         log.info("could not answer the member about job %d: %s", job.id, e)
         return
-    await launcher.forget_ack(job)
+    try:
+        await launcher.forget_ack(job)
+    except Exception as e:  # shutting down meanwhile: a restart resolves it again at worst (answer_text)
+        log.info("could not forget the answer token of job %d: %s", job.id, e)

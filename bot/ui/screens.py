@@ -90,6 +90,8 @@ def footer(job: Any) -> str:
     points = job.points  # what it cost once finished (a failed one is refunded), else what is frozen for it
     if points:
         parts.append(f"{points} points")
+    if job.extra.get("simulated"):  # made by the embedded simulator (`mjbot --simulator`), not Midjourney
+        parts.append("simulated")
     return " · ".join(parts)
 
 
