@@ -174,7 +174,7 @@ async def test_hostile_prompt_is_shown_without_pings_or_markdown(tmp_path: Path)
         msg = await h.result()
         assert msg.allowed_mentions is not None and msg.allowed_mentions.get("parse") == []
         assert "@\u200bhere" in msg.content and "@\u200beveryone" in msg.content
-        assert "\\*\\*b\\*\\*" in msg.content and "\\[l]" in msg.content
+        assert "\\*\\*b\\*\\*" in msg.content and "\\[l\\]\\(https" in msg.content  # no masked link survives
         assert len(msg.content) <= 2000 and msg.content.endswith(f"<@{ALICE}>")
         assert all(len(e.get("description") or "") <= 4096 for e in msg.embeds)
 

@@ -130,10 +130,12 @@ class Launcher:
         self.check_channel(where)
         await self.check_quota(member)
 
-    async def follow_up_source(self, job_id: str, member: Member) -> JobRecord:
-        """The finished job a button acts on, if the member may use it and the API still accepts follow-ups."""
+    async def follow_up_source(self, job_id: str, member: Member, *, guild_id: int | None) -> JobRecord:
+        """The finished job a button acts on, if it was made in this server (`guild_id`: where the button was
+        pressed), the member may use it and the API still accepts follow-ups."""
         source = await self.repo.by_job_id(job_id)
-        if source is None or source.status != JobStatus.COMPLETED:
+        if source is None or source.status != JobStatus.COMPLETED or source.guild_id != guild_id:
+            # a forged button naming another server's job is answered like an unknown one
             raise NotAvailable("I have no finished job behind that button any more, so it can't be used.")
         self._check_access(source, member)
         if time.time() - (source.submitted_at or source.created_at) > FOLLOW_UP_WINDOW_S:

@@ -9,6 +9,7 @@ no credentials; loopback, private, link-local (the cloud metadata address) and o
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -57,12 +58,18 @@ def check_link(url: str, *, option: str = "link") -> str:
         raise BadInput(f"`{option}` is longer than {MAX_URL} characters.")
     if any(ch.isspace() for ch in url):
         raise BadInput(f"`{option}` can't contain spaces.")
+    if "\\" in url or any(not ch.isprintable() for ch in url):
+        # fetchers that follow the WHATWG URL standard read "\" as "/": the host they see would not be the one
+        # checked here
+        raise BadInput(f"`{option}` isn't a valid link.")
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").rstrip(".").lower()
         _ = parts.port  # raises ValueError on a bad port
     except ValueError:
         raise BadInput(f"`{option}` isn't a valid link.") from None
+    if host and not _valid_host(host):
+        raise BadInput(f"`{option}` isn't a valid link.")
     if parts.scheme not in ("http", "https"):
         raise BadInput(f"`{option}` must start with http:// or https://.")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
@@ -72,6 +79,25 @@ def check_link(url: str, *, option: str = "link") -> str:
     if not is_public_host(host):
         raise BadInput(f"`{option}` points at a private or local address, which Legnext can't (and mustn't) fetch.")
     return url
+
+
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _valid_host(host: str) -> bool:
+    """A bracketed IPv6 address, or dot-separated DNS labels (unicode names in their punycode form); no "%" escapes,
+    which some fetchers decode into another host."""
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host.strip("[]").split("%")[0])
+        except ValueError:
+            return False
+        return "%" not in host
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return all(_LABEL.match(label) for label in ascii_host.split("."))
 
 
 def is_public_host(host: str) -> bool:
@@ -99,9 +125,23 @@ def _ip_is_public(host: str) -> bool:
         if legacy is None:
             return False
         ip = legacy
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
     return ip.is_global and not ip.is_multicast
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address inside an IPv4-mapped, IPv4-compatible (::/96), NAT64 (64:ff9b::/96) or 6to4 address."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    value = int(ip)
+    if value >> 32 == 0 or value >> 32 == 0x0064FF9B << 64:
+        return ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    return None
 
 
 def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:

@@ -111,7 +111,8 @@ class PromptImagine:
 
     async def source(self, interaction: discord.Interaction[Any], cid: CustomId) -> tuple[JobRecord, list[str]]:
         """The finished job behind a button, if the presser may use it, and the prompts it offers."""
-        source = await self.launcher.follow_up_source(cid.job_id, self.member(interaction))
+        source = await self.launcher.follow_up_source(cid.job_id, self.member(interaction),
+                                                       guild_id=interaction.guild_id)
         prompts = prompts_of(source)
         if not prompts:
             raise NotAvailable("That job has no prompts to use.")

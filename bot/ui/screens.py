@@ -6,6 +6,7 @@ No I/O here, so every screen can be tested without a connection.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,19 @@ def safe_text(text: str, limit: int) -> str:
     `limit` characters."""
     # one line: a newline would let `> quote` or `# heading` markdown in through the start of a line
     text = " ".join(strip_invisible(text).split())
-    return _cut(discord.utils.escape_mentions(discord.utils.escape_markdown(text)), limit)
+    text = discord.utils.escape_markdown(text)
+    # then every bracket and parenthesis not escaped yet: discord.py's pattern for masked links is greedy and leaves
+    # every link after the first clickable
+    text = _LINK_SYNTAX.sub(_escape_unescaped, text)
+    return _cut(discord.utils.escape_mentions(text), limit)
+
+
+_LINK_SYNTAX = re.compile(r"(\\*)([\[\]()])")
+
+
+def _escape_unescaped(m: re.Match[str]) -> str:
+    slashes, char = m.group(1), m.group(2)
+    return slashes + char if len(slashes) % 2 else slashes + "\\" + char
 
 
 def _cut(text: str, limit: int) -> str:

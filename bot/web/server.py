@@ -152,7 +152,7 @@ class WebServer:
             body: Any = json.loads(raw)
         except web.HTTPRequestEntityTooLarge:
             return self._refuse("too_large", 413, "callback body over the size cap")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a body nested thousands deep
             return self._refuse("malformed", 400, "callback body is not JSON")
         data = body.get("data") if isinstance(body, dict) else None
         job_id = data.get("job_id") if isinstance(data, dict) else None

@@ -92,7 +92,7 @@ class Describe(commands.Cog, name=COG_NAME):
         """`🔄`: describe the same image again (its stored link may have expired: then the API fails the job, and
         the reason is shown like any job's). A double press starts one."""
         member = self.prompts.member(interaction)
-        source = await self.launcher.follow_up_source(cid.job_id, member)
+        source = await self.launcher.follow_up_source(cid.job_id, member, guild_id=interaction.guild_id)
         url = image_url(source)
         if url is None:
             raise NotAvailable("I no longer have the image behind that button.")

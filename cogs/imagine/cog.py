@@ -81,10 +81,11 @@ class Imagine(commands.Cog, name=COG_NAME):
         confirm = isinstance(error, OutcomeUnknownAgain) and error.confirmable
         await self.reporter.report(interaction, error, self._confirm_view(error) if confirm else None)
 
-    async def _usable_source(self, action: A.Action, cid: CustomId, member: Member) -> JobRecord:
+    async def _usable_source(self, action: A.Action, cid: CustomId, member: Member,
+                             interaction: discord.Interaction[Any]) -> JobRecord:
         """The finished job a press acts on, checked: the member may use it, the action is offered on that image,
         and the member has room for another job."""
-        source = await self.launcher.follow_up_source(cid.job_id, member)
+        source = await self.launcher.follow_up_source(cid.job_id, member, guild_id=interaction.guild_id)
         A.check_offered(action, source, cid.index)
         await self.launcher.check_quota(member)
         return source
@@ -110,7 +111,7 @@ class Imagine(commands.Cog, name=COG_NAME):
             index = A.index_of(action, cid.index)
             confirm = Confirm(cid.action, cid.job_id, index) if action.modal is None else None
             raise self.launcher.refuse_existing(existing, confirm)
-        source = await self._usable_source(action, cid, member)
+        source = await self._usable_source(action, cid, member, interaction)
         if action.modal == "zoom":
             await interaction.response.send_modal(
                 ZoomModal(cid, source.prompt, reply_to, self.start_follow_up, self.on_form_error))
@@ -141,7 +142,7 @@ class Imagine(commands.Cog, name=COG_NAME):
             raise BadInput("Pick at least one region of the image to vary.")
         cells = "".join(sorted(set(values)))
         member = member_of(interaction, self.moderator_role_ids)
-        source = await self._usable_source(A.action_for("vary_region"), cid, member)
+        source = await self._usable_source(A.action_for("vary_region"), cid, member, interaction)
         shown = await self.jobs.upscale_message(cid.job_id, cid.index)
         await interaction.response.send_modal(RegionModal(
             CustomId("vary_region", cid.job_id, cid.index, cells), source.prompt, shown, self.start_follow_up,
@@ -167,7 +168,7 @@ class Imagine(commands.Cog, name=COG_NAME):
         where = where_of(interaction, reply_to)
         self.launcher.check_channel(where)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        source = await self.launcher.follow_up_source(cid.job_id, member)
+        source = await self.launcher.follow_up_source(cid.job_id, member, guild_id=interaction.guild_id)
         what: Launch = A.press_launch(cid.action, source, cid.index, await self.member_settings.get(member.id),
                                       **values)
         job = await self.launcher.launch(what, member, where)
