@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 
@@ -191,11 +191,18 @@ def test_blank_secrets_are_missing(tmp_path: Path, token: str) -> None:
     assert len(problems) == 1 and problems[0].startswith("discord.token: missing")
 
 
+KEY_AND_SENTENCE_TEXT = " ".join(
+    [*_keys(Settings), "must be between and seconds (not ) a table (section), not a number",
+     "unknown key", "missing: set it in the file or in the environment variable", "must be empty or start with"])
+
+
 @settings(max_examples=40, deadline=None)
 @given(secret=st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.", min_size=8,
                       max_size=60))
 def test_no_problem_ever_shows_a_secret(secret: str) -> None:
     """The secret sits where the file is valid, in a wrongly typed secret, and in a wrong place."""
+    # a "secret" that is part of the sentences themselves (e.g. "timeout_", from "legnext.timeout_s") proves nothing
+    assume(secret not in KEY_AND_SENTENCE_TEXT)
     texts = [
         with_values({"legnext": {"timeout_s": 0}}, token=secret, key=secret + "k"),
         f'[discord]\ntoken = ["{secret}"]\n[legnext]\napi_key = {{ v = "{secret}" }}\n',
