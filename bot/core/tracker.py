@@ -115,6 +115,7 @@ class Tracker:
         self._scheduler = Scheduler("job-tracker", self._poll, concurrency=concurrency)
         # with Legnext's callbacks on, a callback pokes the job at once; polls are only the safety net
         self.safety_net_only = False
+        self._poked: set[int] = set()  # poked while being polled: poll again right after
         self.metrics = metrics or Metrics()
 
     # ---------------------------------------------------------------------------------------------------- control
@@ -151,8 +152,11 @@ class Tracker:
         self._scheduler.schedule(job.id, delay)
 
     def poke(self, local_id: int) -> None:
-        """Poll this job now (e.g. a callback said it changed)."""
-        if self._scheduler.scheduled(local_id):
+        """Poll this job now (e.g. a callback said it changed). During a poll of it, once that poll is over: the
+        poll under way may have read the job just before the change."""
+        if self._scheduler.busy(local_id):
+            self._poked.add(local_id)
+        elif self._scheduler.scheduled(local_id):
             self._scheduler.schedule(local_id, 0.0)
 
     @property
@@ -162,6 +166,9 @@ class Tracker:
     # ---------------------------------------------------------------------------------------------------- polls
 
     def _later(self, local_id: int, delay: float) -> None:
+        if local_id in self._poked:
+            self._poked.discard(local_id)
+            delay = 0.0
         self._scheduler.schedule(local_id, delay)
 
     def _forget(self, local_id: int) -> None:
@@ -222,6 +229,7 @@ class Tracker:
         if status_changed or frozen_changed or "started_at" in changes:
             job = await self.repo.update(job.id, **changes)
         if job.finished:
+            self._poked.discard(local_id)
             if job.consumed_points:
                 self.metrics.points_consumed.inc(job.consumed_points)
             elapsed = time.time() - (job.submitted_at or job.created_at)
