@@ -33,6 +33,8 @@ Show = Callable[[JobRecord, bool], Awaitable[None]]
 
 # Typical durations (bot.vocabulary): the cadence aims its polls around these (the benchmark scales this table).
 EXPECTED_S: dict[str, float] = {name: t.expected_s for name, t in TASKS.items()}
+# Jobs end over a span (imagine: 30-40 s): polls close in from this share of the expected duration on.
+EARLIEST = 0.75
 # The API's timestamps have whole seconds and come from another clock: time-outs allow for that much.
 CLOCK_SLACK_S = 2.0
 # A job the bot stopped waiting for is read again this often, until the API's follow-up window closes.
@@ -47,15 +49,19 @@ def next_interval(task_type: str, running_for: float | None, cfg: JobsConfig) ->
     """Seconds until the next poll of a job that has been processing for `running_for` seconds.
 
     A job not started yet (queued behind the account's concurrent jobs) is polled at a third of its expected
-    duration; a running one at half its expected remaining time, never faster than `poll_min_s`; an overdue one
-    less and less often. Always within [poll_min_s, poll_max_s].
+    duration; a running one at half the time left until the earliest it usually ends (`EARLIEST` of its expected
+    duration), then at `poll_min_s` through the span where it usually ends; an overdue one less and less often.
+    Always within [poll_min_s, poll_max_s].
     """
     expected = expected_duration(task_type)
     if running_for is None:
         interval = expected / 3
+    elif running_for < expected * EARLIEST:
+        interval = (expected * EARLIEST - running_for) / 2
+    elif running_for <= expected:
+        interval = cfg.poll_min_s
     else:
-        remaining = expected - running_for
-        interval = remaining / 2 if remaining > 0 else cfg.poll_min_s * (1 + (-remaining) / expected)
+        interval = cfg.poll_min_s * (1 + (running_for - expected) / expected)
     return min(cfg.poll_max_s, max(cfg.poll_min_s, interval))
 
 
