@@ -51,26 +51,5 @@ class Metrics:
         return int(self.registry.get_sample_value(name, labels or {}) or 0)
 
     @property
-    def status_reads(self) -> int:
-        return sum(int(s.value) for m in self.api_requests.collect() for s in m.samples
-                   if s.name.endswith("_total") and s.labels.get("endpoint") == "job")
-
-    @property
-    def messages_posted(self) -> int:
-        return self._value("mjbot_discord_messages_total", {"kind": "post"})
-
-    @property
-    def messages_edited(self) -> int:
-        return self._value("mjbot_discord_messages_total", {"kind": "edit"})
-
-    @property
-    def delivery_attempts(self) -> int:
-        return self._value("mjbot_delivery_attempts_total")
-
-    @property
-    def delivered(self) -> int:
-        return self._value("mjbot_deliveries_total")
-
-    @property
     def given_up(self) -> int:
         return self._value("mjbot_deliveries_given_up_total")

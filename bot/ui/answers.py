@@ -7,7 +7,7 @@ from typing import Any
 
 import discord
 
-from bot.core.launcher import Launcher, message_link
+from bot.core.launcher import Launch, Launcher, Member, Where, message_link
 from bot.storage.jobs import JobRecord
 from bot.ui.errors import NO_PINGS
 
@@ -33,3 +33,14 @@ async def answer_started(interaction: discord.Interaction[Any], launcher: Launch
         await launcher.forget_ack(job)
     except Exception as e:  # shutting down meanwhile: a restart resolves it again at worst (answer_text)
         log.info("could not forget the answer token of job %d: %s", job.id, e)
+
+
+async def start_job(interaction: discord.Interaction[Any], launcher: Launcher, what: Launch, member: Member,
+                    where: Where) -> JobRecord:
+    """What a command does once its input is checked: refuse what costs nothing to refuse, `defer()`, start the
+    job through the launcher, and tell the member where it is."""
+    await launcher.check_free(member, where)
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    job = await launcher.launch(what, member, where)
+    await answer_started(interaction, launcher, job)
+    return job

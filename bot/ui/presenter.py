@@ -30,6 +30,7 @@ from bot.core.media import DownloadFailed, download
 from bot.core.metrics import Metrics
 from bot.storage.jobs import JobRecord, JobRepo, replace
 from bot.storage.meta import MetaRepo
+from bot.ui.answers import started_text
 from bot.ui.screens import CONTENT_LIMIT, NO_PINGS, Screens, result_urls, who_and_what
 from bot.vocabulary import FINISHED, JobStatus
 
@@ -64,9 +65,7 @@ def answer_text(job: JobRecord) -> str:
     if job.status in FINISHED:
         where = f" {link}" if link else ""
         return f"Your job ended without a result; the reason is shown in this channel.{where}"
-    if link:
-        return f"Started: {link}"
-    return "Started: your job is running at Legnext; its result will appear in this channel when it's done."
+    return started_text(job)
 
 
 def retry_after_of(e: discord.HTTPException) -> float | None:

@@ -21,8 +21,10 @@ from bot.legnext import models as m
 from bot.legnext.errors import LegnextError
 from bot.storage.jobs import JobRecord
 from bot.storage.members import SettingsRepo
+from bot.ui.answers import start_job
 from bot.ui.custom_ids import CustomId, format_id
-from bot.ui.errors import NO_PINGS, Reporter, send_ephemeral
+from bot.ui.errors import Reporter, send_ephemeral
+from bot.ui.items import FeatureButton
 from bot.ui.members import member_of, where_of
 from bot.ui.screens import (
     COLOUR_DONE,
@@ -44,6 +46,13 @@ NUMBERS = ("1\ufe0f\u20e3", "2\ufe0f\u20e3", "3\ufe0f\u20e3", "4\ufe0f\u20e3", "
 
 OnSubmit = Callable[[discord.Interaction[Any], str], Awaitable[None]]
 OnError = Callable[[discord.Interaction[Any], BaseException], Awaitable[None]]
+
+
+def number_buttons(view: discord.ui.View, item: type[FeatureButton], prefix: str, job_id: str, count: int) -> None:
+    """`1️⃣`..: one button per prompt of `job_id` on the first row, actions `<prefix>1`.. (index: the prompt's)."""
+    for i in range(min(count, len(NUMBERS))):
+        cid = CustomId(f"{prefix}{i + 1}", job_id, i)
+        view.add_item(item(cid, discord.ui.Button(custom_id=str(cid), emoji=NUMBERS[i], row=0)))
 
 
 class PromptForm(discord.ui.Modal):
@@ -141,10 +150,7 @@ class PromptImagine:
         member = self.member(interaction)
         where = where_of(interaction, reply_to)
         what = imagine_launch(prompt, await self.member_settings.get(member.id), action=action, extra=extra)
-        await self.launcher.check_free(member, where)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        job = await self.launcher.launch(what, member, where)
-        await self.answer_started(interaction, job)
+        await start_job(interaction, self.launcher, what, member, where)
 
     async def imagine_all(self, interaction: discord.Interaction[Any], prompts: Sequence[str], *, job_id: str,
                           reply_to: int | None, action: str, extra: dict[str, Any] | None = None) -> None:
@@ -188,19 +194,6 @@ class PromptImagine:
             return
         for job in jobs:
             await self.launcher.forget_ack(job)
-
-    async def answer_started(self, interaction: discord.Interaction[Any], job: JobRecord) -> None:
-        """The job was accepted by the API: tell the member where it is. Never "try again" (that would pay twice)."""
-        link = message_link(job)
-        text = f"Started: {link}" if link else (
-            "Started: your job is running at Legnext. I couldn't post its message in this channel yet; "
-            "its result will appear here when it's done.")
-        try:
-            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
-        except discord.HTTPException as e:
-            log.info("could not answer the member about job %d: %s", job.id, e)
-            return
-        await self.launcher.forget_ack(job)
 
 
 def _cut(text: str) -> str:

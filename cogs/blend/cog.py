@@ -14,7 +14,7 @@ from bot.core.launcher import Launch, Launcher
 from bot.core.sources import Attachment, check_image
 from bot.legnext import models as m
 from bot.legnext.client import build
-from bot.ui.answers import answer_started
+from bot.ui.answers import start_job
 from bot.ui.members import member_of, where_of
 
 DIMENSIONS = [
@@ -56,7 +56,4 @@ class Blend(commands.Cog, name="Blend"):
         what = blend_launch(urls, dimensions.value if dimensions else "1:1")
         member = member_of(interaction, self.settings.moderation.moderator_role_ids)
         where = where_of(interaction)
-        await self.launcher.check_free(member, where)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        job = await self.launcher.launch(what, member, where)
-        await answer_started(interaction, self.launcher, job)
+        await start_job(interaction, self.launcher, what, member, where)

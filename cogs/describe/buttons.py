@@ -7,18 +7,13 @@ import discord
 
 from bot.ui.custom_ids import CustomId
 from bot.ui.items import FeatureButton
-from bot.ui.prompt_form import NUMBERS
+from bot.ui.prompt_form import number_buttons
 
 COG_NAME = "Describe"
 PROMPTS = 4
 PICK_PREFIX = "describe_"  # describe_1 .. describe_4
 AGAIN = "describe_again"
 ALL = "describe_all"
-
-
-def pick_action(n: int) -> str:
-    """The action of prompt button `n` (1-based)."""
-    return f"{PICK_PREFIX}{n}"
 
 
 class DescribeButton(FeatureButton, actions=rf"describe_(?:[1-{PROMPTS}]|again|all)"):
@@ -28,9 +23,7 @@ class DescribeButton(FeatureButton, actions=rf"describe_(?:[1-{PROMPTS}]|again|a
 def build_view(job_id: str, count: int = PROMPTS) -> discord.ui.View:
     """Row 1: one number per prompt; row 2: `🔄` and `🎉 Imagine all`."""
     view = discord.ui.View(timeout=None)
-    for i in range(min(count, PROMPTS)):
-        cid = CustomId(pick_action(i + 1), job_id, i)
-        view.add_item(DescribeButton(cid, discord.ui.Button(custom_id=str(cid), emoji=NUMBERS[i], row=0)))
+    number_buttons(view, DescribeButton, PICK_PREFIX, job_id, min(count, PROMPTS))
     again = CustomId(AGAIN, job_id, 0)
     view.add_item(DescribeButton(again, discord.ui.Button(custom_id=str(again), emoji="🔄", row=1)))
     every = CustomId(ALL, job_id, 0)

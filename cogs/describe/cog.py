@@ -19,6 +19,7 @@ from bot.core.sources import MAX_URL, Attachment, check_image, check_link
 from bot.legnext import models as m
 from bot.legnext.client import build
 from bot.storage.members import SettingsRepo
+from bot.ui.answers import start_job
 from bot.ui.custom_ids import CustomId
 from bot.ui.errors import Reporter
 from bot.ui.members import where_of
@@ -62,10 +63,7 @@ class Describe(commands.Cog, name=COG_NAME):
         where = where_of(interaction)
         what = Launch(request=build(m.Describe, imgUrl=url), action="describe", prompt=shown,
                       extra={"describes": DESCRIBES})
-        await self.launcher.check_free(member, where)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        job = await self.launcher.launch(what, member, where)
-        await self.prompts.answer_started(interaction, job)
+        await start_job(interaction, self.launcher, what, member, where)
 
     # ------------------------------------------------------------------------------------------------ buttons
 
@@ -106,7 +104,4 @@ class Describe(commands.Cog, name=COG_NAME):
         where = where_of(interaction, reply_to)
         what = Launch(request=build(m.Describe, imgUrl=url), action=AGAIN, prompt=source.prompt,
                       extra={"describes": DESCRIBES}, parent_job_id=cid.job_id, dedupe_key=key)
-        await self.launcher.check_free(member, where)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        job = await self.launcher.launch(what, member, where)
-        await self.prompts.answer_started(interaction, job)
+        await start_job(interaction, self.launcher, what, member, where)

@@ -19,7 +19,7 @@ from bot.core.launcher import Confirm, Launch, Launcher, Member
 from bot.core.requests import imagine_launch
 from bot.storage.jobs import JobRecord, JobRepo
 from bot.storage.members import SettingsRepo
-from bot.ui.answers import answer_started
+from bot.ui.answers import answer_started, start_job
 from bot.ui.custom_ids import CustomId
 from bot.ui.errors import NO_PINGS, Reporter
 from bot.ui.members import member_of, where_of
@@ -55,10 +55,7 @@ class Imagine(commands.Cog, name=COG_NAME):
         # a channel the bot can't post in, bad prompts and a full quota are refused before anything is spent
         self.launcher.check_channel(where)
         what = imagine_launch(prompt, await self.member_settings.get(member.id))
-        await self.launcher.check_free(member, where)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        job = await self.launcher.launch(what, member, where)
-        await answer_started(interaction, self.launcher, job)
+        await start_job(interaction, self.launcher, what, member, where)
 
     # ------------------------------------------------------------------------------------------------ components
 

@@ -49,8 +49,8 @@ def render_job(job: Any, *, attached: Sequence[str] = ()) -> Rendered:
 
 
 def renderer(job: Any, attached: Sequence[str]) -> Rendered:
-    """The shape the presenter's registry takes (`render_job` keeps `attached` a keyword for readers)."""
-    return render_plain(job, attached, build_view(job))
+    """`render_job` in the shape the presenter's registry takes."""
+    return render_job(job, attached=attached)
 
 
 __all__ = ["TASK_TYPES", "Rendered", "build_view", "render_job", "renderer"]

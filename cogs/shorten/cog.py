@@ -20,6 +20,7 @@ from bot.legnext import models as m
 from bot.legnext.client import build
 from bot.storage.jobs import JobRepo
 from bot.storage.members import SettingsRepo
+from bot.ui.answers import start_job
 from bot.ui.custom_ids import CustomId
 from bot.ui.errors import NO_PINGS, Reporter
 from bot.ui.members import where_of
@@ -52,10 +53,7 @@ class Shorten(commands.Cog, name=COG_NAME):
         text = check_prompt(prompt.strip()).render()  # /imagine's checks; `—ar` from a phone is sent as `--ar`
         what = Launch(request=build(m.Shorten, prompt=text), action="shorten", prompt=text,
                       extra={"describes": DESCRIBES})
-        await self.launcher.check_free(member, where)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        job = await self.launcher.launch(what, member, where)
-        await self.prompts.answer_started(interaction, job)
+        await start_job(interaction, self.launcher, what, member, where)
 
     # ------------------------------------------------------------------------------------------------ buttons
 
