@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.core.launcher import Launcher
+from bot.legnext.client import LegnextClient
 from bot.storage.jobs import JobRepo
 from bot.storage.members import SettingsRepo
 from bot.storage.meta import MetaRepo
@@ -25,6 +26,7 @@ class Services:
     jobs: JobRepo
     member_settings: SettingsRepo
     meta: MetaRepo
+    api: LegnextClient  # for reads only (/balance); jobs start through the launcher
 
 
 def services_of(bot: commands.Bot) -> Services:

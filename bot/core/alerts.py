@@ -1,0 +1,351 @@
+"""The moderators' alerts about the Legnext account, and what the balance buys. No Discord here: the watch posts
+through a callable it is given (the presenter's `post_alert`).
+
+The rules (pure functions below, applied by `AlertWatch`):
+- **Low balance**: with `moderation.balance_alert_points` > 0, a balance check reading fewer available points than
+  that posts one alert; nothing more until a check reads at least that many again (then the next fall alerts again).
+- **Refused by the API**: the first 401 (key refused) and the first 402 (out of credits) seen on any request post one
+  alert each. A 401 is over once any request is answered 2xx (the key works again); a 402 once a submit is accepted
+  (a status read answering 200 says nothing about credits, and running jobs keep being read while submits fail).
+- An alert Discord did not accept (no access to the channel, an outage) stays owed and is tried again later; an owed
+  alert whose condition is over is dropped. The state and the owed alerts are kept in `meta` across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from bot.core.costs import VIDEO_480P
+from bot.core.errors import Alert
+from bot.legnext import errors as api
+from bot.legnext.models import Balance
+from bot.storage.meta import MetaRepo
+from bot.vocabulary import task
+
+log = logging.getLogger(__name__)
+
+LOW_BALANCE = "low_balance"
+META_KEY = "alerts:state"
+RETRY_S = 60.0  # an owed alert is tried again this often (or at every check, when checks are more frequent)
+FIGURES_TIMEOUT_S = 10.0
+REFUSED_WAIT_S = 2.0  # a member refused for a 401/402 is answered after the alert, or after this long
+
+REFUSED_TEXT = {
+    Alert.OUT_OF_CREDITS: "⚠️ The Legnext balance has run out: members can't start new jobs until it is topped up.",
+    Alert.BAD_KEY: "⚠️ Legnext refused the bot's API key (legnext.api_key / LEGNEXT_API_KEY). "
+                   "Members can't start jobs until it is fixed.",
+}
+
+
+# ------------------------------------------------------------------------------------------------ what points buy
+
+@dataclass(frozen=True)
+class Buys:
+    imagines: int
+    upscales: int
+    videos_480p: int
+
+
+def what_it_buys(points: int) -> Buys:
+    """About how many jobs `points` pay for at the cost table (fast mode): imagines, subtle upscales, 480p videos."""
+    p = max(0, points)
+    return Buys(p // task("diffusion").cost, p // task("upscale").cost, p // VIDEO_480P)
+
+
+def buys_text(points: int) -> str:
+    b = what_it_buys(points)
+    return (f"about {b.imagines:,} imagine{_s(b.imagines)}, or {b.upscales:,} upscale{_s(b.upscales)}, "
+            f"or {b.videos_480p:,} 480p video{_s(b.videos_480p)}")
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+# ------------------------------------------------------------------------------------------------ the state
+
+@dataclass(frozen=True)
+class Notice:
+    """An alert decided on. `kind`: LOW_BALANCE or an `Alert` value. Figures when known."""
+
+    kind: str
+    points: int | None = None
+    threshold: int | None = None
+    usd: float | None = None
+
+
+@dataclass(frozen=True)
+class AlertState:
+    low: bool = False            # the last check read fewer points than the threshold (and that was alerted)
+    bad_key: bool = False        # a 401 was seen, and no request answered 2xx since
+    out_of_credits: bool = False  # a 402 was seen, and no submit accepted since
+    owed: tuple[Notice, ...] = field(default_factory=tuple)  # decided, not yet accepted by Discord
+
+
+def after_balance(state: AlertState, points: int, threshold: int, usd: float | None = None
+                  ) -> tuple[AlertState, Notice | None]:
+    """A balance check read `points` available points; `threshold` is `balance_alert_points` (0 = off)."""
+    if threshold <= 0:
+        return _clear(state, low=False), None
+    if points < threshold:
+        if state.low:
+            return state, None
+        notice = Notice(LOW_BALANCE, points, threshold, usd)
+        return replace(state, low=True, owed=(*state.owed, notice)), notice
+    return _clear(state, low=False), None
+
+
+def after_answer(state: AlertState, method: str, status: int) -> tuple[AlertState, Notice | None]:
+    """The API answered a request with HTTP `status` (0: no answer)."""
+    if status == 401:
+        if state.bad_key:
+            return state, None
+        notice = Notice(Alert.BAD_KEY.value)
+        return replace(state, bad_key=True, owed=(*state.owed, notice)), notice
+    if status == 402:
+        if state.out_of_credits:
+            return state, None
+        notice = Notice(Alert.OUT_OF_CREDITS.value)
+        return replace(state, out_of_credits=True, owed=(*state.owed, notice)), notice
+    if 200 <= status < 300:
+        return _clear(state, bad_key=False, out_of_credits=state.out_of_credits and method.upper() != "POST"), None
+    return state, None
+
+
+def after_refusal(state: AlertState, kind: Alert) -> tuple[AlertState, Notice | None]:
+    """A request failed with this refusal (as raised to a caller): the same as seeing its status."""
+    return after_answer(state, "", 401 if kind is Alert.BAD_KEY else 402)
+
+
+def sent(state: AlertState, notice: Notice) -> AlertState:
+    """Discord accepted the alert."""
+    return replace(state, owed=tuple(n for n in state.owed if n != notice))
+
+
+def _clear(state: AlertState, *, low: bool | None = None, bad_key: bool | None = None,
+           out_of_credits: bool | None = None) -> AlertState:
+    """Set flags; an owed alert whose condition is over is dropped."""
+    new = AlertState(low=state.low if low is None else low, bad_key=state.bad_key if bad_key is None else bad_key,
+                     out_of_credits=state.out_of_credits if out_of_credits is None else out_of_credits,
+                     owed=state.owed)
+    over = {kind for kind, on in ((LOW_BALANCE, new.low), (Alert.BAD_KEY.value, new.bad_key),
+                                  (Alert.OUT_OF_CREDITS.value, new.out_of_credits)) if not on}
+    return replace(new, owed=tuple(n for n in new.owed if n.kind not in over))
+
+
+def dump_state(state: AlertState) -> str:
+    return json.dumps({
+        "low": state.low, "bad_key": state.bad_key, "out_of_credits": state.out_of_credits,
+        "owed": [{"kind": n.kind, "points": n.points, "threshold": n.threshold, "usd": n.usd} for n in state.owed],
+    }, sort_keys=True)
+
+
+def load_state(text: str | None) -> AlertState:
+    """The stored state; anything unreadable is the empty state (at worst one alert is repeated)."""
+    try:
+        raw: Any = json.loads(text or "{}")
+    except ValueError:
+        return AlertState()
+    if not isinstance(raw, dict):
+        return AlertState()
+    kinds = {LOW_BALANCE, *(a.value for a in Alert)}
+    owed: list[Notice] = []
+    for n in raw.get("owed") or []:
+        if isinstance(n, dict) and n.get("kind") in kinds:
+            owed.append(Notice(str(n["kind"]), _int(n.get("points")), _int(n.get("threshold")), _float(n.get("usd"))))
+    return AlertState(low=raw.get("low") is True, bad_key=raw.get("bad_key") is True,
+                      out_of_credits=raw.get("out_of_credits") is True, owed=tuple(owed))
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _float(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+# ------------------------------------------------------------------------------------------------ the sentences
+
+def notice_text(notice: Notice) -> str:
+    """The alert as posted: it names the figures it has, and holds no mention (posted with pings off anyway)."""
+    usd = f" (${notice.usd:,.2f})" if notice.usd is not None else ""
+    if notice.kind == LOW_BALANCE and notice.points is not None:
+        return (f"⚠️ The Legnext balance is low: **{notice.points:,}** points left{usd}, below the alert threshold "
+                f"of {notice.threshold or 0:,} points (moderation.balance_alert_points). That buys "
+                f"{buys_text(notice.points)}. Top up the Legnext account to keep jobs running.")
+    text = REFUSED_TEXT[Alert(notice.kind)] if notice.kind in {a.value for a in Alert} else "⚠️ Legnext alert."
+    if notice.points is not None:
+        text += f" Available: **{notice.points:,}** points{usd}."
+    return text
+
+
+def balance_failure(exc: BaseException) -> str:
+    """What a moderator reads when /balance could not read the balance. Never holds the key."""
+    if isinstance(exc, api.AuthError):
+        return ("Legnext refused the bot's API key, so the balance can't be read. The operator must check "
+                "legnext.api_key (or LEGNEXT_API_KEY).")
+    if isinstance(exc, api.OutOfCredits):
+        return "Legnext answered that the account is out of credits (HTTP 402). Top it up on legnext.ai."
+    if isinstance(exc, TimeoutError):
+        return "Legnext didn't answer in time, so the balance can't be shown. Try `/balance` again in a few minutes."
+    if isinstance(exc, api.ServerError | api.TransportError | api.RateLimited):
+        return "Legnext isn't answering properly right now. Try `/balance` again in a few minutes."
+    status = getattr(exc, "status", 0)
+    return f"Legnext didn't give the balance{f' (HTTP {status})' if status else ''}. Try `/balance` again later."
+
+
+# ------------------------------------------------------------------------------------------------ the watch
+
+class AlertConfig(Protocol):
+    @property
+    def balance_alert_points(self) -> int: ...
+    @property
+    def balance_check_interval_s(self) -> float: ...
+
+
+class AlertWatch:
+    """Applies the rules: told of every API answer (`answered`, the client's `on_request` hook) and of refusals
+    raised to members (`refused`), checks the balance every `balance_check_interval_s` (when
+    `balance_alert_points` is set), and posts what is owed, trying again within `RETRY_S` when Discord refused."""
+
+    def __init__(self, *, meta: MetaRepo, read_balance: Callable[[], Awaitable[Balance]],
+                 post: Callable[[str], Awaitable[bool]], config: AlertConfig) -> None:
+        self.meta = meta
+        self.read_balance = read_balance
+        self.post = post  # True once the alert is out (Discord accepted it, or there is no channel: logged)
+        self.config = config
+        self.state = AlertState()
+        self._started = False
+        self._dirty = False
+        self._flush_lock = asyncio.Lock()
+        self._flushing: asyncio.Task[None] | None = None
+        self._loop: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._retry_at: float | None = None
+
+    async def start(self) -> None:
+        """Read the remembered state, then start the periodic checks (the first one at once)."""
+        self.state = load_state(await self.meta.get(META_KEY))
+        self._started = True
+        self._loop = asyncio.create_task(self._run(), name="balance-watch")
+
+    async def stop(self) -> None:
+        self._started = False
+        for t in (self._loop, self._flushing):
+            if t is not None and not t.done():
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+
+    # ---- events
+
+    def answered(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        """The API client's `on_request` hook (synchronous: the decision is made here, the post is scheduled)."""
+        self._apply(after_answer(self.state, method, status))
+
+    async def refused(self, kind: Alert) -> None:
+        """A member met this refusal: the alert is owed (if it is news) and given a moment to go out before the
+        member is answered (the hook has normally scheduled it already)."""
+        self._apply(after_refusal(self.state, kind))
+        task = self._flushing
+        if task is not None and not task.done():
+            await asyncio.wait([task], timeout=REFUSED_WAIT_S)
+
+    async def check(self) -> None:
+        """Read the balance once and apply the low-balance rule; a failed read is only logged (a 401/402 it got
+        was seen through `answered`)."""
+        try:
+            bal = await self.read_balance()
+        except (api.LegnextError, TimeoutError) as e:
+            log.warning("balance check failed: %r", e)
+        else:
+            d = bal.data
+            self._apply(after_balance(self.state, d.available_points, self.config.balance_alert_points,
+                                      d.balance_usd))
+        await self.flush()
+
+    # ---- machinery
+
+    def _apply(self, outcome: tuple[AlertState, Notice | None]) -> None:
+        new, notice = outcome
+        if not self._started or new == self.state:
+            return
+        self.state = new
+        if notice is not None:
+            log.warning("alert: %s", notice.kind)
+        self._dirty = True
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self.flush(), name="alerts-flush")
+
+    async def flush(self) -> None:
+        """Store the state and post what is owed, oldest first; again while events came in meanwhile."""
+        async with self._flush_lock:
+            while True:
+                self._dirty = False
+                await self._save()
+                await self._post_owed()
+                if not self._dirty:
+                    return
+
+    async def _post_owed(self) -> None:
+        for owed in list(self.state.owed):
+            if owed not in self.state.owed:  # its condition ended meanwhile
+                continue
+            notice = await self._with_figures(owed)
+            if notice not in self.state.owed:
+                continue
+            if not await self.post(notice_text(notice)):
+                if self._retry_at is None:
+                    self._retry_at = time.monotonic() + min(RETRY_S, self.config.balance_check_interval_s)
+                    self._wake.set()
+                return
+            self.state = sent(self.state, notice)
+            await self._save()
+
+    async def _with_figures(self, notice: Notice) -> Notice:
+        """An out-of-credits alert names what is left: one balance read (a failed read posts it without)."""
+        if notice.kind != Alert.OUT_OF_CREDITS.value or notice.points is not None:
+            return notice
+        try:
+            async with asyncio.timeout(FIGURES_TIMEOUT_S):
+                d = (await self.read_balance()).data
+        except (api.LegnextError, TimeoutError) as e:
+            log.info("no figures for the out-of-credits alert: %r", e)
+            return notice
+        full = replace(notice, points=d.available_points, usd=d.balance_usd)
+        self.state = replace(self.state, owed=tuple(full if n == notice else n for n in self.state.owed))
+        return full
+
+    async def _save(self) -> None:
+        try:
+            await self.meta.set(META_KEY, dump_state(self.state))
+        except Exception as e:  # the database's trouble shows elsewhere (/healthz); the alert still goes out
+            log.warning("could not store the alert state: %s", e)
+
+    async def _run(self) -> None:
+        interval = self.config.balance_check_interval_s
+        next_check: float | None = time.monotonic() if self.config.balance_alert_points > 0 else None
+        while True:
+            try:
+                now = time.monotonic()
+                if next_check is not None and now >= next_check:
+                    await self.check()
+                    next_check = time.monotonic() + interval
+                elif self._retry_at is not None and now >= self._retry_at:
+                    self._retry_at = None
+                    await self.flush()
+            except Exception:
+                log.exception("the balance watch failed; it goes on")
+            deadlines = [t for t in (next_check, self._retry_at) if t is not None]
+            wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
