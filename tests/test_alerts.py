@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -257,5 +258,31 @@ async def test_watch_refused_names_the_balance_and_waits_for_the_post(tmp_path: 
             fake.fail = api.AuthError(status=401)
             await watch.refused(Alert.OUT_OF_CREDITS)
             assert posted[-1] == notice_text(Notice(NO_CREDITS))
+        finally:
+            await watch.stop()
+
+
+async def test_a_refused_post_is_tried_again_less_and_less_often(tmp_path: Path) -> None:
+    cfg = SimpleNamespace(balance_alert_points=0, balance_check_interval_s=900)
+    tries: list[str] = []
+
+    async def post(text: str) -> bool:
+        tries.append(text)
+        return len(tries) > 5
+
+    async with Database(tmp_path / "db.sqlite3") as db:
+        watch = AlertWatch(meta=MetaRepo(db), read_balance=FakeApi(0).balance, post=post, config=cfg)
+        await watch.start()
+        try:
+            watch.answered("diffusion", "POST", 401, 0.1)  # its post is scheduled at once
+            await asyncio.sleep(0.05)
+            waits = []
+            for _ in range(5):
+                assert watch._retry_at is not None
+                waits.append(round(watch._retry_at - time.monotonic(), -1))
+                watch._retry_at = None  # as the loop does when it tries again
+                await watch.flush()
+            assert waits == [60, 120, 240, 480, 900]  # at least every balance_check_interval_s
+            assert len(tries) == 6 and watch.state.owed == () and watch._retry_at is None
         finally:
             await watch.stop()

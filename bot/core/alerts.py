@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 LOW_BALANCE = "low_balance"
 META_KEY = "alerts:state"
-RETRY_S = 60.0  # an owed alert is tried again this often (or at every check, when checks are more frequent)
+RETRY_S = 60.0  # an owed alert Discord refused is tried again after this, then twice as long each time, at least
+                # every balance_check_interval_s
 FIGURES_TIMEOUT_S = 10.0
 REFUSED_WAIT_S = 2.0  # a member refused for a 401/402 is answered after the alert, or after this long
 
@@ -115,6 +116,8 @@ def after_answer(state: AlertState, method: str, status: int) -> tuple[AlertStat
         notice = Notice(Alert.OUT_OF_CREDITS.value)
         return replace(state, out_of_credits=True, owed=(*state.owed, notice)), notice
     if 200 <= status < 300:
+        if not state.bad_key and not state.out_of_credits:  # the usual case, on every request
+            return state, None
         return _clear(state, bad_key=False, out_of_credits=state.out_of_credits and method.upper() != "POST"), None
     return state, None
 
@@ -230,6 +233,7 @@ class AlertWatch:
         self._loop: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._retry_at: float | None = None
+        self._refused_posts = 0  # in a row
 
     async def start(self) -> None:
         """Read the remembered state, then start the periodic checks (the first one at once)."""
@@ -303,10 +307,13 @@ class AlertWatch:
             if notice not in self.state.owed:
                 continue
             if not await self.post(notice_text(notice)):
+                self._refused_posts += 1
                 if self._retry_at is None:
-                    self._retry_at = time.monotonic() + min(RETRY_S, self.config.balance_check_interval_s)
+                    wait = RETRY_S * 2 ** min(self._refused_posts - 1, 10)
+                    self._retry_at = time.monotonic() + min(wait, self.config.balance_check_interval_s)
                     self._wake.set()
                 return
+            self._refused_posts = 0
             self.state = sent(self.state, notice)
             await self._save()
 
