@@ -11,7 +11,10 @@ from bot.core.prompt import parse_prompt
 from bot.vocabulary import task
 
 # legnext-notes.md, "Cost": fast mode; turbo doubles image tasks, draft halves an imagine.
+# A video job of the API's default batch of four clips (docs: `--bs` "Default: 4", and the documented answer to a
+# video-diffusion without `--bs` freezes 480); `--bs 1` / `--bs 2` cost a quarter / a half of it.
 VIDEO_480P, VIDEO_720P = 480, 1536
+VIDEO_DEFAULT_BATCH = 4
 VIDEO_UPSCALE = 480
 UPSCALE_CREATIVE = 160
 TURBO_FACTOR = 2
@@ -20,14 +23,16 @@ _TURBO_TASKS = frozenset({"diffusion", "reroll", "blend", "variation", "upscale"
 _BS = re.compile(r"--(?:bs|batchsize)\s+([124])\b")
 
 
-def video_points(video_type: int | None, batch: int = 1) -> int:
-    """A video-diffusion: 480p (videoType 0, the default) or 720p (1), times the batch size."""
-    return (VIDEO_720P if video_type == 1 else VIDEO_480P) * max(1, batch)
+def video_points(video_type: int | None, batch: int = VIDEO_DEFAULT_BATCH) -> int:
+    """A video-diffusion: 480p (videoType 0, the default) or 720p (1), in proportion to its batch of clips."""
+    base = VIDEO_720P if video_type == 1 else VIDEO_480P
+    return base * max(1, batch) // VIDEO_DEFAULT_BATCH
 
 
 def batch_of(prompt: str) -> int:
+    """The clips a video prompt asks for (`--bs`; without it, the API's default)."""
     found = _BS.search(prompt or "")
-    return int(found.group(1)) if found else 1
+    return int(found.group(1)) if found else VIDEO_DEFAULT_BATCH
 
 
 def points_for(task_type: str, body: dict[str, Any], prompt: str = "") -> int:

@@ -21,14 +21,20 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 __all__ = [
+    "BATCH_SIZES",
     "DEFAULT_VERSION",
+    "MOTIONS",
     "SUPPORTED_VERSIONS",
+    "VIDEO_FLAGS",
     "Flag",
     "ParsedPrompt",
     "PromptError",
     "apply_defaults",
     "check_prompt",
+    "check_video_prompt",
+    "follow_up_video_prompt",
     "is_v8",
+    "leading_image_url",
     "model_of",
     "parse_prompt",
 ]
@@ -497,25 +503,34 @@ def _visible(text: str) -> bool:
     )
 
 
-def check_prompt(prompt: str, *, max_len: int = 8192) -> ParsedPrompt:
-    """Parse ``prompt`` and return it, or raise :class:`PromptError` with the reason."""
+def _check_text(prompt: str, max_len: int, what: str) -> None:
+    """What every prompt needs: a length within `max_len`, something visible, no `{a, b}` permutations."""
     if len(prompt) > max_len:
         raise PromptError(f"Your prompt is {len(prompt):,} characters long; the limit is {max_len:,} characters.")
     if not _visible(prompt):
-        raise PromptError("Your prompt is empty; please describe the image you want.")
+        raise PromptError(f"Your prompt is empty; please describe the {what} you want.")
     if _PERMUTATION_RE.search(prompt):
         raise PromptError("Permutation prompts like `{a, b}` aren't supported; please send one prompt at a time.")
+
+
+def _check_once(parsed: ParsedPrompt) -> None:
+    seen: set[str] = set()
+    for flag in parsed.flags:
+        if flag.name in seen:
+            raise _refuse(flag, "appears more than once; please keep just one")
+        seen.add(flag.name)
+
+
+def check_prompt(prompt: str, *, max_len: int = 8192) -> ParsedPrompt:
+    """Parse ``prompt`` and return it, or raise :class:`PromptError` with the reason."""
+    _check_text(prompt, max_len, "image")
     parsed = parse_prompt(prompt)
 
     for flag in parsed.flags:
         error = _identity_error(flag)
         if error is not None:
             raise error
-    seen: set[str] = set()
-    for flag in parsed.flags:
-        if flag.name in seen:
-            raise _refuse(flag, "appears more than once; please keep just one")
-        seen.add(flag.name)
+    _check_once(parsed)
     speeds = [f for f in parsed.flags if f.name in _SPEED_FLAGS]
     if len(speeds) > 1:
         raise PromptError(
@@ -535,6 +550,112 @@ def check_prompt(prompt: str, *, max_len: int = 8192) -> ParsedPrompt:
         if error is not None:
             raise error
     return parsed
+
+
+# --------------------------------------------------------------------------------------
+# Video prompts
+# --------------------------------------------------------------------------------------
+
+#: What the video model takes (the docs' "Video Parameters" page and the video column of the model table): motion,
+#: an end frame, loop, the batch size, raw (also written `--style raw`), fast mode and `--video` itself. Every other
+#: Midjourney parameter is 🚫 for the video model.
+VIDEO_FLAGS = frozenset({"motion", "end", "loop", "bs", "raw", "style", "fast", "video"})
+MOTIONS: tuple[str, ...] = ("low", "high")
+BATCH_SIZES: tuple[str, ...] = ("1", "2", "4")
+#: Flags a video made from an earlier job (Animate on an image, Extend on a clip) keeps from that job's prompt.
+_CARRIED_TO_VIDEO = frozenset({"raw", "style"})
+_LINK_RE = re.compile(r"https?://\S+", re.IGNORECASE)
+
+_NOT_FOR_VIDEO: dict[str, str] = {
+    # the model table marks turbo ✓ for video, but its price for videos isn't published: the bot can't say what
+    # a turbo video costs, so it doesn't send one
+    "turbo": "isn't available for videos here (videos run in fast mode)",
+    "aspect": "only works for images; a video takes the shape of its start frame",
+    "relax": "(relax mode) isn't supported by the API; videos run in fast mode",
+}
+
+
+def _video_identity_error(flag: Flag) -> PromptError | None:
+    """Errors about the flag's name alone, for a video prompt: unknown, unsupported, image-only."""
+    if not flag.known:
+        return PromptError(f"`{_show(flag.typed)}` isn't a Midjourney parameter{_typo_hint(flag.name)}", flag.name)
+    if flag.name in VIDEO_FLAGS:
+        return None
+    reason = _NOT_FOR_VIDEO.get(flag.name) or _UNSUPPORTED.get(flag.name)
+    if reason is not None:
+        return _refuse(flag, reason)
+    return _refuse(flag, "only works for images, not for videos")
+
+
+def _video_value_error(flag: Flag) -> PromptError | None:
+    name, value = flag.name, flag.value
+    if name == "motion":
+        if value is None or value.lower() not in MOTIONS:
+            wrote = f" (you wrote {_show(value)})" if value is not None else ""
+            return _refuse(flag, f"must be `low` or `high`{wrote}")
+        return None
+    if name == "bs":
+        if value not in BATCH_SIZES:
+            wrote = f" (you wrote {_show(value)})" if value is not None else ""
+            return _refuse(flag, f"(the number of clips) must be 1, 2 or 4{wrote}")
+        return None
+    if name == "end":
+        if value is None:
+            return _refuse(flag, "needs a link to the image the video should end on")
+        if not _LINK_RE.fullmatch(value):
+            return _refuse(flag, f"must be one http(s) link to an image (you wrote {_show(value)})")
+        return None
+    if name in _NO_VALUE and value is not None:
+        return _refuse(flag, f"doesn't take a value (you wrote {_show(value)})")
+    if name == "style" and (value or "").lower() != "raw":
+        return _refuse(flag, f"only accepts `raw` (you wrote {_show(value or '')})")
+    return None
+
+
+def check_video_prompt(prompt: str, *, max_len: int = 8192) -> ParsedPrompt:
+    """Parse a video prompt (``[image link] text --flags``) and return it, or raise :class:`PromptError`: an
+    image-only parameter (``--tile``, ``--chaos``, ``--ar`` ...), a video parameter out of its range (``--motion``
+    low/high, ``--bs`` 1/2/4, ``--end`` one link), a repeated one, or an empty or too long prompt. The text may be
+    empty: the start frame is what the video shows."""
+    _check_text(prompt, max_len, "video")
+    parsed = parse_prompt(prompt)
+    for flag in parsed.flags:
+        error = _video_identity_error(flag)
+        if error is not None:
+            raise error
+    _check_once(parsed)
+    style = parsed.get("style")
+    if style is not None and parsed.has("raw"):
+        raise _refuse(style, "and `--raw` mean the same; please keep just one")
+    for flag in parsed.flags:
+        error = _video_value_error(flag)
+        if error is not None:
+            raise error
+    return parsed
+
+
+def leading_image_url(text: str) -> tuple[str | None, str]:
+    """The image link a prompt's text starts with (the API's start frame), and the rest of the text."""
+    head, _, rest = text.strip().partition(" ")
+    if head and _LINK_RE.fullmatch(head):
+        return head, rest.strip()
+    return None, text.strip()
+
+
+def follow_up_video_prompt(prompt: str, motion: str) -> str:
+    """The prompt of a video made from an earlier job (Animate on an upscaled image, Extend on a clip): that job's
+    text without the image links at its front (the start frame is the job's own image or clip), the flags that
+    carry over to the video model (`--raw`), and `--motion low|high`. Every other flag is left out: most are
+    image-only, and the video's own (`--bs`, `--end`, `--loop`) belonged to the first video."""
+    if motion not in MOTIONS:
+        raise ValueError(f"motion must be one of {MOTIONS}")
+    parsed = parse_prompt(prompt)
+    url, text = leading_image_url(parsed.text)
+    while url is not None:
+        url, text = leading_image_url(text)
+    raw = any(f.name in _CARRIED_TO_VIDEO and (f.name == "raw" or (f.value or "").lower() == "raw")
+              for f in parsed.flags)
+    return " ".join(p for p in (text, "--raw" if raw else "", f"--motion {motion}") if p)
 
 
 # --------------------------------------------------------------------------------------
