@@ -115,6 +115,11 @@ def test_video_plan_reads_the_flags_typed_in_the_prompt() -> None:
     assert plan.shown == plan.prompt and plan.points == 120 and plan.video_type == 0
 
 
+def test_links_wrapped_in_angle_brackets_are_links() -> None:
+    plan = video_plan(VideoAsk(prompt="<https://img.example.com/a.png> waves --end <https://img.example.com/b.png>"))
+    assert plan.prompt == "https://img.example.com/a.png waves --bs 4 --end https://img.example.com/b.png"
+
+
 @pytest.mark.parametrize(("ask", "words"), [
     (VideoAsk(prompt="waves"), "needs a start frame"),
     (VideoAsk(prompt="https://a.example/1.png https://a.example/2.png waves"), "one start frame"),

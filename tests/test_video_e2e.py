@@ -214,7 +214,7 @@ async def test_the_bot_counts_the_lineage_itself(tmp_path: Path, monkeypatch: py
 # ------------------------------------------------------------------------------------------------------ delivery
 
 async def test_a_video_finishing_after_the_interaction_token_expired_is_still_delivered(tmp_path: Path) -> None:
-    durations = {**FAST_DURATIONS, "video_diffusion": 4.0}
+    durations = {**FAST_DURATIONS, "video_diffusion": 6.0}
     async with harness(tmp_path, sim_kwargs={"durations": durations}) as h:
         h.fake.interaction_token_ttl_s = 1.0
         inter = await video(h, prompt="waves", image=SEA, batch=1)
@@ -385,3 +385,24 @@ async def test_the_simulator_fetches_the_frames_and_fails_a_video_whose_start_is
                 async with http.post(f"{h.sim.base_url}/v1/video-diffusion",
                                      json={"prompt": f"https://images.example.com/a.png {bad}"}) as resp:
                     assert resp.status == 400, bad
+
+
+async def test_an_extend_whose_outcome_is_unknown_runs_again_only_when_confirmed(tmp_path: Path) -> None:
+    async with harness(tmp_path, limits=MANY) as h:
+        msg = await shown(h, await video(h, prompt="waves", image=SEA, batch=1))
+        h.sim.inject_error(500, count=1, path="/v1/extend-video", create_job=True)
+        text = await answer_of(await click(h, msg, "Extend (Low motion)"))
+        assert "try again" not in text.lower() and not text.startswith("Started"), text
+        await h.fake.wait_message(lambda m: not m.ephemeral and "outcome is unknown" in m.text())
+
+        again = await click(h, msg, "Extend (Low motion)")
+        assert "charged twice" in await answer_of(again)
+        assert [r.path for r in posts(h)].count("/v1/extend-video") == 1
+        confirm_msg = again.last_message
+        assert confirm_msg is not None
+        confirm = await h.fake.click(confirm_msg.id, "Run it again (may be charged twice)")
+        await confirm.wait_response()
+        extended = await shown(h, confirm)
+        assert [r.path for r in posts(h)].count("/v1/extend-video") == 2
+        assert extended.message_reference is not None and int(extended.message_reference["message_id"]) == msg.id
+        assert rows(extended) == SINGLE_ROW

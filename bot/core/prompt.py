@@ -37,6 +37,7 @@ __all__ = [
     "leading_image_url",
     "model_of",
     "parse_prompt",
+    "unwrap_link",
 ]
 
 DEFAULT_VERSION = "7"
@@ -602,7 +603,7 @@ def _video_value_error(flag: Flag) -> PromptError | None:
     if name == "end":
         if value is None:
             return _refuse(flag, "needs a link to the image the video should end on")
-        if not _LINK_RE.fullmatch(value):
+        if not _LINK_RE.fullmatch(unwrap_link(value)):
             return _refuse(flag, f"must be one http(s) link to an image (you wrote {_show(value)})")
         return None
     if name in _NO_VALUE and value is not None:
@@ -634,11 +635,16 @@ def check_video_prompt(prompt: str, *, max_len: int = 8192) -> ParsedPrompt:
     return parsed
 
 
+def unwrap_link(value: str) -> str:
+    """`<https://...>` (how Discord members keep a link from unfurling) is the link itself."""
+    return value[1:-1] if value.startswith("<") and value.endswith(">") else value
+
+
 def leading_image_url(text: str) -> tuple[str | None, str]:
     """The image link a prompt's text starts with (the API's start frame), and the rest of the text."""
     head, _, rest = text.strip().partition(" ")
-    if head and _LINK_RE.fullmatch(head):
-        return head, rest.strip()
+    if head and _LINK_RE.fullmatch(unwrap_link(head)):
+        return unwrap_link(head), rest.strip()
     return None, text.strip()
 
 

@@ -20,6 +20,7 @@ from bot.core.prompt import (
     check_video_prompt,
     follow_up_video_prompt,
     leading_image_url,
+    unwrap_link,
 )
 from bot.core.sources import check_link
 from bot.legnext import models as m
@@ -109,7 +110,7 @@ def video_plan(ask: VideoAsk) -> VideoPlan:
         elif flag.name == "end":
             if end_url is not None:
                 raise BadInput("Give the end frame either as `end_image` or as `--end` in the prompt, not both.")
-            end_url = end_shown = check_link(flag.value or "", option="--end")
+            end_url = end_shown = check_link(unwrap_link(flag.value or ""), option="--end")
         elif flag.name == "bs":
             clips = int(flag.value or DEFAULT_BATCH)
             if batch is not None and batch != clips:
