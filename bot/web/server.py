@@ -7,6 +7,7 @@
   database, compared in constant time. The body is only a hint: the job is looked up and the tracker reads it from
   the API (`GET /v1/job/{id}`) at once; nothing in the body is trusted. Unknown jobs, bad tokens, oversized or
   malformed bodies get a 4xx and one log line.
+- `/<name>/...`: pages a feature mounts once it is loaded (`mount`), e.g. Vary (Region)'s editor under `/region/`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 CALLBACK_PREFIX = "/legnext/callback/"
 MAX_BODY = 256 * 1024  # a job object is a few KB
 API_CHECK_EVERY_S = 30.0
+
+
+# a feature's pages: (request, the path after `/<name>/`) -> response
+Pages = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 
 
 def callback_url(public_url: str, token: str) -> str:
@@ -62,7 +67,19 @@ class WebServer:
         self._api_checked = 0.0
         self._api_ok = True
         self._api_detail = "not checked yet"
+        self._mounts: dict[str, Pages] = {}
         self.port = 0
+
+    @property
+    def serving(self) -> bool:
+        return bool(self.cfg.listen)
+
+    def mount(self, name: str, pages: Pages) -> None:
+        """Serve `/<name>/...` with `pages` (features are loaded after the server started)."""
+        self._mounts[name] = pages
+
+    def unmount(self, name: str) -> None:
+        self._mounts.pop(name, None)
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
 
@@ -74,6 +91,7 @@ class WebServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics_page)
         app.router.add_post(CALLBACK_PREFIX + "{token}", self.callback)
+        app.router.add_route("*", "/{mount:[a-z]+}/{rest:.*}", self.mounted)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host.strip("[]"), int(port))
@@ -93,6 +111,12 @@ class WebServer:
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
         await self.stop()
+
+    async def mounted(self, request: web.Request) -> web.StreamResponse:
+        pages = self._mounts.get(request.match_info["mount"])
+        if pages is None:
+            raise web.HTTPNotFound()
+        return await pages(request, request.match_info["rest"])
 
     # ---- /healthz ---------------------------------------------------------------------------------------------
 

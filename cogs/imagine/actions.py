@@ -7,13 +7,14 @@ This is bot-contract.md's button table as data. Image numbers are 0-based here a
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bot.core.errors import BadInput, NotAvailable
 from bot.core.launcher import Confirm, Launch
-from bot.core.prompt import check_prompt, is_v8, parse_prompt
+from bot.core.prompt import check_prompt, check_video_prompt, follow_up_video_prompt, is_v8
 from bot.legnext import models as m
 from bot.legnext.client import build
 from bot.storage.jobs import JobRecord
@@ -74,8 +75,10 @@ def _pan(direction: int) -> Callable[[Ctx], m.SubmitRequest]:
 
 def _animate(motion: str) -> Callable[[Ctx], m.SubmitRequest]:
     def make(c: Ctx) -> m.SubmitRequest:
-        text = parse_prompt(c.prompt).text or "animate"
-        return build(m.VideoDiffusion, jobId=c.job_id, imageNo=c.index, prompt=f"{text} --motion {motion}")
+        # the image's words and the flags the video model takes (`--raw`); the image-only ones are left out
+        prompt = follow_up_video_prompt(c.prompt, motion)
+        check_video_prompt(prompt)
+        return build(m.VideoDiffusion, jobId=c.job_id, imageNo=c.index, prompt=prompt)
 
     return make
 
@@ -202,15 +205,17 @@ def press_launch(
     remix_prompt: str | None = None,
     scale: float | None = None,
     cells: str | None = None,
+    mask: dict[str, Any] | None = None,
     again_after_unknown: bool = False,
 ) -> Launch:
     """What pressing `action_name` on image `index` of the finished `source` starts. Raises `BadInput` on a value the
-    member typed that can't be used, `PromptError` on a remix prompt the API would refuse."""
+    member typed that can't be used, `PromptError` on a remix prompt the API would refuse. Vary (Region) takes the
+    picked `cells`, or a `mask` already checked (`regions.check_areas`, the web editor's)."""
     action = action_for(action_name)
     check_offered(action, source, index)
     job_id = source.job_id or ""
     index = index_of(action, index)
-    mask = None
+    region_key = cells
     if remix_prompt is not None:
         remix_prompt = remix_prompt.strip()
         if not remix_prompt:
@@ -220,11 +225,15 @@ def press_launch(
             remix_prompt = None  # unchanged: a plain follow-up, same as with remix mode off
     if action.modal == "zoom" and (scale is None or not ZOOM_MIN <= scale <= ZOOM_MAX):
         raise BadInput(ZOOM_RANGE)
-    if action.modal == "region":
+    if action.modal == "region" and mask is not None:
+        region_key = "m" + hashlib.sha1(json.dumps(mask, sort_keys=True).encode()).hexdigest()[:12]
+    elif action.modal == "region":
         try:
             mask = mask_for(parse_cells(cells or ""), source.prompt)
         except ValueError:
             raise BadInput("Pick at least one region of the image to vary.") from None
+    else:
+        mask = None
     ctx = Ctx(
         job_id=job_id, index=index, prompt=source.prompt,
         variation_high=settings.get("variation", "high") != "low", remix_prompt=remix_prompt, scale=scale,
@@ -237,7 +246,7 @@ def press_launch(
         # buttons under an upscaled image are offered according to the grid's actions
         "parent_actions": (source.output or {}).get("available_actions") if source.task_type in GRID_TASKS else None,
     }
-    key = dedupe_key(action, job_id, index, remix_prompt, cells or (f"{scale:g}" if scale else None))
+    key = dedupe_key(action, job_id, index, remix_prompt, region_key or (f"{scale:g}" if scale else None))
     plain = key == dedupe_key(action, job_id, index)
     return Launch(
         request=action.build(ctx), action=action_name, prompt=remix_prompt or source.prompt, extra=extra,

@@ -222,6 +222,11 @@ class FakeMessage:
             if c.get("type") == 2
         ]
 
+    def links(self) -> dict[str, str]:
+        """label -> URL of every link button (style 5)."""
+        return {c.get("label") or "": c["url"] for c in _walk_components(self.components)
+                if c.get("type") == 2 and c.get("style") == 5}
+
     def labels(self) -> list[str]:
         """Button labels (emoji-only buttons show their emoji)."""
         return [label or emoji or "" for label, emoji, _cid, _dis in self.buttons()]

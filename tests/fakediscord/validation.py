@@ -445,6 +445,7 @@ class _ComponentChecker:
                 self.errs.required((*path, "url"))
             else:
                 self.errs.length((*path, "url"), b.get("url"), 512)
+                self.link_url((*path, "url"), b.get("url"))
             if b.get("custom_id") is not None:
                 self.errs.add(
                     (*path, "custom_id"), "BUTTON_COMPONENT_LINK_CUSTOM_ID", "A link button cannot have a custom_id"
@@ -461,6 +462,18 @@ class _ComponentChecker:
                 self.errs.add((*path, "url"), "BUTTON_COMPONENT_URL_NOT_LINK", "Only link buttons can have a url")
         if style != 6 and not b.get("label") and not b.get("emoji"):
             self.errs.add((*path, "label"), "BUTTON_COMPONENT_LABEL_OR_EMOJI", "A button needs a label or an emoji")
+
+    def link_url(self, path: Path, url: Any) -> None:
+        """A link button's URL: well formed, with a scheme Discord opens (http, https or discord)."""
+        if not isinstance(url, str):
+            return
+        scheme, sep, rest = url.partition("://")
+        if not sep or not scheme or not rest or any(ch.isspace() for ch in url):
+            self.errs.add(path, "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+        elif scheme.lower() not in ("http", "https", "discord"):
+            self.errs.add(path, "URL_TYPE_INVALID_SCHEME",
+                          f'Scheme "{scheme}" is not supported. Scheme must be one of (\'http\', \'https\', '
+                          "'discord').")
 
     def select(self, path: Path, s: dict[str, Any]) -> None:
         self.custom_id(path, s)
