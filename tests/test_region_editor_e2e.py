@@ -474,23 +474,40 @@ async def test_hostile_bodies_paths_and_replays_cost_nothing(tmp_path: Path) -> 
 
 
 async def test_refused_prompts_leave_the_link_usable(tmp_path: Path) -> None:
-    """A refusal before anything is charged (a banned word, the API's content filter) keeps the link good for a
-    corrected submission; the banned word costs no API call."""
-    async with editor_harness(tmp_path, limits={**MANY, "banned_words": ["gore"]}) as (h, _port):
+    """A refusal before anything is charged (a banned word, the API's content filter) is a sentence on the page,
+    which stays usable for a corrected submission; the banned word costs no API call."""
+    async with editor_harness(tmp_path, limits={**MANY, "banned_words": ["gore"]}) as (h, _port), browser() as b:
         up, _g = await upscaled(h)
         url = await editor_link(h, up)
-        await open_page(url)
+        page = await b.new_page(viewport={"width": 1024, "height": 900})
+        await page.goto(url)
+        await page.wait_for_function("document.getElementById('image').naturalWidth > 0")
+        box = await canvas_box(page)
+        await page.mouse.move(box["x"] + 40, box["y"] + 40)
+        await page.mouse.down()
+        await page.mouse.move(box["x"] + 200, box["y"] + 160, steps=4)
+        await page.mouse.up()
         before = api_calls(h)
-        got, answer = await post(url, good_body("a gore owl"))
-        assert got == 409 and not answer["ok"] and not answer["final"] and "gore" in answer["error"], answer
+
+        await page.fill("#prompt", "a gore owl")
+        await page.click("#submit")
+        await page.wait_for_selector("#status.error")
+        assert "gore" in await page.inner_text("#status")
         assert api_calls(h) == before
+        assert not await page.is_disabled("#submit")  # fix it and send again
+
         h.sim.refused_words.add("forbidden")
-        got, answer = await post(url, good_body("a forbidden owl"))
-        assert got == 502 and not answer["ok"] and not answer["final"], answer
-        assert "content filter" in answer["error"] and "Nothing was charged" in answer["error"]
-        got, answer = await post(url, good_body("a snowy owl"))
-        assert got == 200 and answer["ok"], answer
+        await page.fill("#prompt", "a forbidden owl")
+        await page.click("#submit")
+        await page.wait_for_function("document.getElementById('status').textContent.includes('content filter')")
+        assert "Nothing was charged" in await page.inner_text("#status")
+
+        await page.fill("#prompt", "a snowy owl")
+        await page.click("#submit")
+        await page.wait_for_selector("#status.ok")
         assert [r.json["remixPrompt"] for r in inpaints(h)] == ["a forbidden owl", "a snowy owl"]
+        got, answer = await post(url, good_body("another owl"))
+        assert got == 410 and answer["final"]
 
 
 async def test_the_image_comes_from_discord_when_the_api_copy_is_gone(tmp_path: Path) -> None:
