@@ -138,6 +138,8 @@ async def test_draw_a_rectangle_and_a_lasso_with_a_mouse(tmp_path: Path) -> None
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
         response = await page.goto(url)
         assert response is not None and response.status == 200
         assert "default-src 'none'" in response.headers["content-security-policy"]
@@ -189,7 +191,10 @@ async def test_draw_a_rectangle_and_a_lasso_with_a_mouse(tmp_path: Path) -> None
         assert found, link
         message_id = int(found.group(1))
         assert await page.is_disabled("#submit")
-        assert errors == []
+        assert errors == []  # CSP violations among them
+        # nothing from elsewhere: the page, its script, style sheet, icon and image, and the submission
+        assert requested and all(u.startswith(f"http://127.0.0.1:{port}/region/") for u in requested), requested
+        assert {u.rsplit("/", 1)[1] for u in requested} >= {"region.js", "region.css", "icon.svg", "image"}
 
         (req,) = inpaints(h)
         assert len(posts(h)) == before + 1
