@@ -83,6 +83,19 @@ async def browser() -> AsyncIterator[Any]:
             await b.close()
 
 
+async def until(page: Any, js: str, timeout_s: float = 10.0) -> None:
+    """Wait until the expression `js` is true on the page. (Playwright's `wait_for_function` polls with `eval`,
+    which the page's Content-Security-Policy rightly forbids.)"""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await page.evaluate(js):
+        assert asyncio.get_running_loop().time() < deadline, f"never true: {js}"
+        await asyncio.sleep(0.05)
+
+
+async def image_shown(page: Any) -> None:
+    await until(page, "document.getElementById('image').complete && document.getElementById('image').naturalWidth > 0")
+
+
 async def canvas_box(page: Any) -> dict[str, float]:
     box = await page.eval_on_selector("#canvas", "c => { const r = c.getBoundingClientRect(); "
                                                  "return {x: r.left, y: r.top, width: r.width, height: r.height}; }")
@@ -143,8 +156,7 @@ async def test_draw_a_rectangle_and_a_lasso_with_a_mouse(tmp_path: Path) -> None
         response = await page.goto(url)
         assert response is not None and response.status == 200
         assert "default-src 'none'" in response.headers["content-security-policy"]
-        await page.wait_for_function("document.getElementById('image').complete "
-                                     "&& document.getElementById('image').naturalWidth > 0")
+        await image_shown(page)
         assert await page.input_value("#prompt") == PROMPT
         assert await page.is_disabled("#submit")  # nothing marked yet
         box = await canvas_box(page)
@@ -246,7 +258,7 @@ async def test_the_page_on_a_phone_with_touch(tmp_path: Path) -> None:
         page = await context.new_page()
         cdp = await context.new_cdp_session(page)
         await page.goto(url)
-        await page.wait_for_function("document.getElementById('image').naturalWidth > 0")
+        await image_shown(page)
         # one column that fits the screen: nothing wider than the phone, the image scaled down to fit
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
         box = await canvas_box(page)
@@ -486,7 +498,7 @@ async def test_refused_prompts_leave_the_link_usable(tmp_path: Path) -> None:
         url = await editor_link(h, up)
         page = await b.new_page(viewport={"width": 1024, "height": 900})
         await page.goto(url)
-        await page.wait_for_function("document.getElementById('image').naturalWidth > 0")
+        await image_shown(page)
         box = await canvas_box(page)
         await page.mouse.move(box["x"] + 40, box["y"] + 40)
         await page.mouse.down()
@@ -504,7 +516,7 @@ async def test_refused_prompts_leave_the_link_usable(tmp_path: Path) -> None:
         h.sim.refused_words.add("forbidden")
         await page.fill("#prompt", "a forbidden owl")
         await page.click("#submit")
-        await page.wait_for_function("document.getElementById('status').textContent.includes('content filter')")
+        await until(page, "document.getElementById('status').textContent.includes('content filter')")
         assert "Nothing was charged" in await page.inner_text("#status")
 
         await page.fill("#prompt", "a snowy owl")
