@@ -19,7 +19,8 @@ times faster: the simulator's durations and every time constant of the three cli
 the bot's jobs.poll_min_s / poll_max_s / status_edit_interval_s, the tracker's EXPECTED_S table) are divided by it.
 The simulated account runs `--api-concurrency` jobs at once (default 50, not the real ~6), so the account's
 concurrency is not the bottleneck (with 200 jobs some still wait their turn at the API, for all three alike);
-members and jobs.max_running_per_member are set so that no job is refused.
+members, limits.running_per_member and legnext.concurrency (the bot's own queue) are set so that no job is refused
+or held back by the bot: the three ways are compared on how they follow jobs, not on queueing.
 
 The default scale is 5: simulator, fake Discord and client share one event loop, and on 2 shared cores x10 already
 keeps the process busy during completion waves and x20 saturates it (delays then measure the benchmark's CPU, not the
@@ -83,7 +84,7 @@ TOKEN = "fake-discord-token-123456"
 API_KEY = "sim-api-key-abcdef"
 NAIVE_POLL_S = 3.0  # the vendor SDK's wait_for_completion interval
 BOT_JOBS = {"poll_min_s": 2.0, "poll_max_s": 15.0, "status_edit_interval_s": 5.0}  # the bot's defaults (README)
-PER_MEMBER = 50  # jobs.max_running_per_member's upper bound
+PER_MEMBER = 50  # limits.running_per_member's upper bound
 BALANCE = 10**9
 PROMPT_RE = re.compile(r"benchmark (\w+) number (\d+)")
 ORIGINAL_EXPECTED = dict(tracker_mod.EXPECTED_S)
@@ -341,8 +342,8 @@ def bot_settings(args: argparse.Namespace, sim: Simulator, fake: FakeDiscord, db
         port = free_port()
         web = {"listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}"}
     jobs = {k: v / scale for k, v in BOT_JOBS.items()}
-    jobs["max_running_per_member"] = PER_MEMBER
-    return make_settings(sim, fake, db, jobs=jobs, legnext={"timeout_s": 30}, web=web)
+    return make_settings(sim, fake, db, jobs=jobs, legnext={"timeout_s": 30, "concurrency": 100}, web=web,
+                         limits={"running_per_member": PER_MEMBER, "queued_per_member": 1000})
 
 
 def scale_expected(scale: float) -> None:
@@ -571,7 +572,7 @@ async def bench(args: argparse.Namespace) -> None:
     print(f"workload: {args.jobs} /imagine (diffusion) jobs in a burst, durations uniform {args.dur_min:g}-"
           f"{args.dur_max:g} s (seed {args.seed}), run x{args.scale:g} faster; simulated account runs "
           f"{args.api_concurrency} jobs at once (not the real ~6, so the account is not the bottleneck); "
-          f"{math.ceil(args.jobs / PER_MEMBER)} members with jobs.max_running_per_member={PER_MEMBER}")
+          f"{math.ceil(args.jobs / PER_MEMBER)} members with limits.running_per_member={PER_MEMBER}")
     print(f"time constants /{args.scale:g}: naive poll {NAIVE_POLL_S / args.scale:.3f}s; bot poll_min "
           f"{BOT_JOBS['poll_min_s'] / args.scale:.3f}s, poll_max {BOT_JOBS['poll_max_s'] / args.scale:.3f}s, "
           f"status_edit_interval {BOT_JOBS['status_edit_interval_s'] / args.scale:.3f}s, tracker EXPECTED_S /"

@@ -143,6 +143,7 @@ async def app_context(settings: Settings, *, simulated: bool = False) -> AsyncIt
         async with LegnextClient(
             base_url=cfg.base_url, api_key=cfg.api_key, http=http, timeout_s=cfg.timeout_s,
             read_retries=cfg.read_retries,
+            submit_429_retries=0,  # the bot's queue takes a job the API refused with 429 back, and waits
         ) as api:
             async with Database(settings.storage.database) as db:
                 async with MJBot(settings, api=api, db=db, http=http, simulated=simulated) as bot:

@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import ConfigError, DiscordConfig, Settings
+from bot.core.alerts import AlertWatch
 from bot.core.delivery import Delivery
 from bot.core.launcher import Launcher
 from bot.core.metrics import Metrics
@@ -26,6 +27,7 @@ from bot.legnext.client import LegnextClient
 from bot.legnext.errors import AuthError, LegnextError
 from bot.storage.database import Database
 from bot.storage.jobs import JobRecord, JobRepo
+from bot.storage.limits import LimitsRepo
 from bot.storage.members import SettingsRepo
 from bot.storage.meta import MetaRepo
 from bot.storage.tools import HEARTBEAT_INTERVAL_S, HEARTBEAT_KEY
@@ -39,7 +41,8 @@ from bot.web.server import WebServer, callback_url
 log = logging.getLogger(__name__)
 
 # The feature extensions: adding or removing a feature is one line here.
-EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.settings", "cogs.blend", "cogs.describe", "cogs.shorten")
+EXTENSIONS: tuple[str, ...] = ("cogs.imagine", "cogs.settings", "cogs.blend", "cogs.describe", "cogs.shorten",
+                               "cogs.balance", "cogs.spending", "cogs.video")
 
 STALE_FORM_GRACE_S = 1.5
 
@@ -83,20 +86,25 @@ class MJBot(commands.Bot):
         self.settings_repo = SettingsRepo(db)
         self.meta = MetaRepo(db)
         self.metrics = Metrics()
-        api.on_request = self.metrics.api_request
         self.presenter = Presenter(self, settings=settings, jobs=self.jobs_repo, meta=self.meta, http=http,
                                    metrics=self.metrics)
-        self.reporter = Reporter(self.presenter.alert, alert_channel=bool(settings.moderation.alert_channel_id))
+        # the moderators' alerts (low balance, key refused, out of credits): told of every API answer
+        self.alerts = AlertWatch(meta=self.meta, read_balance=api.balance, post=self.presenter.post_alert,
+                                 config=settings.moderation)
+        api.on_request = self._api_answered
+        self.reporter = Reporter(self.alerts.refused, alert_channel=bool(settings.moderation.alert_channel_id))
         self.delivery = Delivery(self.jobs_repo, settings.jobs, self.presenter.deliver, metrics=self.metrics)
         self.tracker = Tracker(api, self.jobs_repo, settings.jobs, self._job_changed, metrics=self.metrics)
+        self.limits_repo = LimitsRepo(db)
         self.launcher = Launcher(
             api=api, repo=self.jobs_repo, config=settings, tracker=self.tracker, owe=self.delivery.owe,
-            announce=self.presenter.announce, simulated=simulated,
+            announce=self.presenter.announce, simulated=simulated, limits=self.limits_repo,
+            show=self.presenter.show_status,
         )
         # what each feature's extension is given (see bot.ui.services)
         self.services = Services(
             settings=settings, launcher=self.launcher, presenter=self.presenter, reporter=self.reporter,
-            jobs=self.jobs_repo, member_settings=self.settings_repo, meta=self.meta,
+            jobs=self.jobs_repo, member_settings=self.settings_repo, meta=self.meta, api=api,
         )
         self._answers: asyncio.Task[None] | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -112,14 +120,20 @@ class MJBot(commands.Bot):
         self._feature_items[:] = [i for i in self._feature_items if i not in items]
         super().remove_dynamic_items(*items)
 
+    def _api_answered(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        self.metrics.api_request(endpoint, method, status, seconds)
+        self.alerts.answered(endpoint, method, status, seconds)
+
     async def _job_changed(self, job: JobRecord, final: bool) -> None:
         """The tracker wrote a new state: a final one is owed to the channel until Discord accepts it."""
         if final:
             self.delivery.owe(job)
+            self.launcher.wake()  # a place at the API is free: the queue sends the next job
         else:
             await self.presenter.show_status(job)
 
     async def setup_hook(self) -> None:
+        await self.alerts.start()  # first: what was alerted before a restart is known before any API answer
         for ext in EXTENSIONS:  # each registers its cog, its persistent components and how its jobs look
             await self.load_extension(ext)
         # last: our custom_ids that no loaded feature owns (old, forged, a removed feature) are still answered
@@ -128,6 +142,7 @@ class MJBot(commands.Bot):
         await self.enable_callbacks()
         await self.tracker.start()
         await self.delivery.start()
+        self.launcher.start_queue()  # jobs queued before a restart go on
         self._answers = asyncio.create_task(self.presenter.resolve_answers(), name="resolve-answers")
         self._heartbeat = asyncio.create_task(self.beat(), name="heartbeat")
         await self.sync_commands()
@@ -243,6 +258,8 @@ class MJBot(commands.Bot):
         for task in (self._answers, self._heartbeat):
             if task is not None and not task.done():
                 task.cancel()
+        await self.launcher.stop_queue()
+        await self.alerts.stop()
         await self.tracker.stop()
         # results being uploaded get a moment to finish; the rest stays owed and is delivered at the next start
         await self.delivery.stop(self.settings.jobs.shutdown_grace_s)

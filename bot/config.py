@@ -60,6 +60,8 @@ class LegnextConfig(_Section):
     base_url: str = "https://api.legnext.ai/api"
     timeout_s: float = Field(default=30.0, gt=0, le=600)
     read_retries: int = Field(default=4, ge=0, le=20)
+    # jobs the bot keeps running at the API at once; more wait in the bot's own fair queue
+    concurrency: int = Field(default=6, ge=1, le=100)
 
     _key_present = field_validator("api_key")(lambda v: _require_secret(v, "LEGNEXT_API_KEY"))
 
@@ -107,7 +109,6 @@ class JobsConfig(_Section):
     shutdown_grace_s: float = Field(default=5.0, ge=0, le=60)
     # At most one status edit per message every this many seconds (the final result is never held back).
     status_edit_interval_s: float = Field(default=5.0, ge=0)
-    max_running_per_member: int = Field(default=3, ge=1, le=50)
     button_access: ButtonAccess = "anyone"
     # Download results and upload them as attachments, since the API's URLs expire.
     rehost_images: bool = True
@@ -124,9 +125,35 @@ class JobsConfig(_Section):
         return v
 
 
+class LimitsConfig(_Section):
+    """Defaults for every server; moderators change them per server with /limits (kept in the database)."""
+
+    running_per_member: int = Field(default=3, ge=1, le=50)
+    queued_per_member: int = Field(default=10, ge=0, le=1000)
+    member_daily_points: int = Field(default=0, ge=0)
+    server_daily_points: int = Field(default=0, ge=0)
+    allowed_role_ids: list[int] = Field(default_factory=list)
+    allowed_channel_ids: list[int] = Field(default_factory=list)
+    banned_words: list[str] = Field(default_factory=list)
+    paused: bool = False
+
+    @field_validator("banned_words")
+    @classmethod
+    def _words(cls, v: list[str]) -> list[str]:
+        words = [" ".join(w.split()) for w in v]
+        if any(not w for w in words):
+            raise ValueError("must not contain empty words")
+        if any(len(w) > 100 for w in words):
+            raise ValueError("each word must be at most 100 characters")
+        return words
+
+
 class ModerationConfig(_Section):
     moderator_role_ids: list[int] = Field(default_factory=list)
     alert_channel_id: int = 0
+    # one alert when the account's available points fall below this (0 = off); checked every interval
+    balance_alert_points: int = Field(default=0, ge=0)
+    balance_check_interval_s: float = Field(default=900.0, gt=0)
 
 
 class WebConfig(_Section):
@@ -185,6 +212,7 @@ class Settings(BaseSettings):
     legnext: LegnextConfig = Field(default_factory=dict, validate_default=True)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     moderation: ModerationConfig = Field(default_factory=ModerationConfig)
     web: WebConfig = Field(default_factory=WebConfig)
 
@@ -222,7 +250,11 @@ OPERATOR_RANGES: dict[tuple[str, str], tuple[float, float, str]] = {
     # Discord takes uploads up to 10 MiB in a server without boosts, 50 MiB at boost level 2, 100 MiB at level 3;
     # a larger result is linked instead of attached anyway.
     ("jobs", "max_download_mb"): (1, 100, "MB"),
+    ("moderation", "balance_check_interval_s"): (60, 86400, "seconds"),
 }
+
+# keys an older config.toml may still have, and where they live now
+MOVED = {"jobs.max_running_per_member": "[limits] running_per_member"}
 
 _TYPE_NAMES: tuple[tuple[type, str], ...] = (
     (bool, "true/false"), (int, "a number"), (float, "a number"), (str, "a string"), (list, "a list"),
@@ -255,6 +287,8 @@ def _out_of_range(data: dict[str, Any]) -> dict[str, str]:
 def _describe(err: dict[str, Any], data: dict[str, Any] | None = None) -> str:
     loc = ".".join(str(p) for p in err.get("loc", ()))
     kind = err.get("type", "")
+    if kind == "extra_forbidden" and loc in MOVED:
+        return f"{loc}: moved to {MOVED[loc]} (rename it there)"
     if kind == "extra_forbidden":
         return f"{loc}: unknown key"
     if kind == "model_type" and len(err.get("loc", ())) == 1 and data is not None:  # `jobs = 5`: not a section

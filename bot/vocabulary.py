@@ -10,6 +10,7 @@ from enum import StrEnum
 class JobStatus(StrEnum):
     """A job's status in the bot's records (the API's, plus the bot's own `submitting` and `unknown`)."""
 
+    QUEUED = "queued"  # recorded and budgeted, waiting in the bot's own fair queue (nothing sent yet)
     SUBMITTING = "submitting"  # recorded, the submit is on its way
     PENDING = "pending"
     STAGED = "staged"
@@ -17,10 +18,13 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     UNKNOWN = "unknown"  # the submit may or may not have reached the API; never resent
+    CANCELLED = "cancelled"  # taken out of the queue before it was sent: it cost nothing
 
 
-UNFINISHED: tuple[JobStatus, ...] = (JobStatus.SUBMITTING, JobStatus.PENDING, JobStatus.STAGED, JobStatus.PROCESSING)
-FINISHED: tuple[JobStatus, ...] = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.UNKNOWN)
+# jobs the bot has sent, or is sending: what `legnext.concurrency` and a member's `running_per_member` count
+ACTIVE: tuple[JobStatus, ...] = (JobStatus.SUBMITTING, JobStatus.PENDING, JobStatus.STAGED, JobStatus.PROCESSING)
+UNFINISHED: tuple[JobStatus, ...] = (JobStatus.QUEUED, *ACTIVE)
+FINISHED: tuple[JobStatus, ...] = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.UNKNOWN, JobStatus.CANCELLED)
 WAITING: tuple[JobStatus, ...] = (JobStatus.SUBMITTING, JobStatus.PENDING, JobStatus.STAGED)
 # statuses the API reports for a job it still has
 API_RUNNING: tuple[JobStatus, ...] = (JobStatus.PENDING, JobStatus.STAGED, JobStatus.PROCESSING)

@@ -32,7 +32,9 @@ def make_settings(sim: Simulator, fake: FakeDiscord, db: Path, **sections: dict[
     data: dict[str, Any] = {
         "discord": {"token": "fake-discord-token-123456", "guild_ids": [GUILD], "api_base_url": fake.api_base,
                     "gateway_url": fake.gateway_url, "guild_ready_timeout_s": 0.1},
-        "legnext": {"api_key": "sim-api-key-abcdef", "base_url": sim.base_url, "timeout_s": 5, "read_retries": 3},
+        "legnext": {"api_key": "sim-api-key-abcdef", "base_url": sim.base_url, "timeout_s": 5, "read_retries": 3,
+                    # many jobs run at once in most tests; the queue's own tests set the real default (6) or less
+                    "concurrency": 50},
         "storage": {"database": str(db)},
         "jobs": dict(FAST_JOBS),
         "moderation": {},

@@ -38,7 +38,7 @@ def grid_of(prompt_part: str) -> object:
 
 
 async def test_blend_two_and_five_images_in_order_with_the_dimensions(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs={"max_running_per_member": 5}) as h:
+    async with harness(tmp_path, limits={"running_per_member": 5}) as h:
         inter = await blend(h, 2)
         assert (await inter.wait_done()).content.startswith("Started: ")
         (sent,) = blends(h)

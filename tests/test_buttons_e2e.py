@@ -20,7 +20,7 @@ from tests.harness import ALICE, BOB, CHANNEL, FAST_DURATIONS, GUILD, H, harness
 from tests.test_render import UPSCALED_ROWS
 
 # Many follow-ups run at once in these tests; the per-member limit is tested in test_imagine_e2e.py.
-MANY = {"max_running_per_member": 50}
+MANY = {"running_per_member": 50}
 PROMPT = "a red fox in the snow --ar 3:2"
 
 EXPIRED_SENTENCE = Expired().sentence
@@ -136,7 +136,7 @@ async def toggle_setting(h: H, label: str, user_id: int = ALICE) -> FakeMessage:
 # ------------------------------------------------------------------------------------------------------ grid
 
 async def test_grid_buttons_and_their_calls(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs=MANY) as h:
+    async with harness(tmp_path, limits=MANY) as h:
         g_msg, g = await grid(h)
         assert rows(g_msg) == [["U1", "U2", "U3", "U4", "🔄"], ["V1", "V2", "V3", "V4"]]
         # the reroll button is emoji-only
@@ -194,7 +194,7 @@ async def test_low_variation_mode_sends_type_0(tmp_path: Path) -> None:
 
 
 async def test_buttons_under_an_upscaled_image(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs=MANY) as h:
+    async with harness(tmp_path, limits=MANY) as h:
         g_msg, g = await grid(h)
         up = await upscale(h, g_msg, 3)
         i = 2
@@ -301,7 +301,7 @@ async def test_vary_region(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------------------ remix
 
 async def test_remix_mode_opens_a_prefilled_modal(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs=MANY) as h:
+    async with harness(tmp_path, limits=MANY) as h:
         g_msg, g = await grid(h)
         up = await upscale(h, g_msg, 1)
         panel = await toggle_setting(h, "Remix mode")
@@ -499,7 +499,7 @@ async def test_unknown_job_button(tmp_path: Path) -> None:
 
 
 async def test_custom_zoom_with_another_scale_is_another_request(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs=MANY) as h:
+    async with harness(tmp_path, limits=MANY) as h:
         g_msg, _ = await grid(h)
         up = await upscale(h, g_msg, 1)
         subs = []

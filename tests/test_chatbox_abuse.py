@@ -13,7 +13,7 @@ from tests.fakediscord import FakeInteraction, FakeMessage
 from tests.harness import ALICE, BOB, H, harness
 from tests.test_buttons_e2e import follow_up, grid, last_post, modal_inputs, posts, toggle_setting, upscale
 
-MANY = {"max_running_per_member": 50}
+MANY = {"running_per_member": 50}
 
 
 def plant(msg: FakeMessage, custom_id: str, *, select: bool = False, options: list[str] | None = None) -> None:
@@ -41,7 +41,7 @@ async def answer(inter: FakeInteraction) -> str:
 
 
 async def test_forged_custom_ids_on_buttons_are_answered_and_spend_nothing(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs=MANY) as h:
+    async with harness(tmp_path, limits=MANY) as h:
         g_msg, g = await grid(h)
         before = len(posts(h))
         forged = [
@@ -101,7 +101,7 @@ async def test_region_select_with_values_not_offered(tmp_path: Path) -> None:
 
 async def test_two_members_remixing_the_same_image_both_get_answers(tmp_path: Path) -> None:
     """Both open the remix modal of V1 on the same grid; each submission starts that member's own job."""
-    async with harness(tmp_path, jobs=MANY) as h:
+    async with harness(tmp_path, limits=MANY) as h:
         g_msg, _ = await grid(h)
         await toggle_setting(h, "Remix mode", user_id=ALICE)
         await toggle_setting(h, "Remix mode", user_id=BOB)
@@ -121,7 +121,7 @@ async def test_two_members_remixing_the_same_image_both_get_answers(tmp_path: Pa
 
 async def test_remix_modal_keeps_the_button_it_was_opened_from(tmp_path: Path) -> None:
     """V2 on the grid and Vary (Subtle) on the upscale of image 2 share (job, image): their modals must not mix."""
-    async with harness(tmp_path, jobs=MANY) as h:
+    async with harness(tmp_path, limits=MANY) as h:
         g_msg, g = await grid(h)
         up = await upscale(h, g_msg, 2)
         await toggle_setting(h, "Remix mode", user_id=ALICE)

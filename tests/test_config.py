@@ -78,7 +78,12 @@ def test_defaults_apply_to_a_minimal_file(tmp_path: Path) -> None:
     j = s.jobs
     assert (j.poll_min_s, j.poll_max_s) == (2.0, 15.0)
     assert (j.timeout_image_s, j.timeout_text_s, j.timeout_video_s) == (900, 300, 2700)
-    assert j.status_edit_interval_s == 5.0 and j.max_running_per_member == 3 and j.button_access == "anyone"
+    assert j.status_edit_interval_s == 5.0 and j.button_access == "anyone"
+    lim = s.limits
+    assert (lim.running_per_member, lim.queued_per_member, lim.member_daily_points, lim.server_daily_points) == (
+        3, 10, 0, 0)
+    assert lim.allowed_role_ids == lim.allowed_channel_ids == lim.banned_words == [] and lim.paused is False
+    assert s.legnext.concurrency == 6
     assert j.rehost_images is True and j.max_download_mb == 10.0
     assert s.moderation.moderator_role_ids == [] and s.moderation.alert_channel_id == 0
 
@@ -88,14 +93,16 @@ def test_values_from_the_file_are_used(tmp_path: Path) -> None:
         "discord": {"guild_ids": [1, 2], "api_base_url": "http://127.0.0.1:1/api/v10", "gateway_url": "ws://h/g"},
         "legnext": {"base_url": "http://127.0.0.1:8787/api/", "timeout_s": 5, "read_retries": 0},
         "storage": {"database": "data/x.sqlite3"},
-        "jobs": {"max_running_per_member": 1, "button_access": "requester_and_moderators", "rehost_images": False},
+        "jobs": {"button_access": "requester_and_moderators", "rehost_images": False},
+        "limits": {"running_per_member": 1, "banned_words": ["  gore ", "blood  moon"]},
         "moderation": {"moderator_role_ids": [9], "alert_channel_id": 77},
     })))
     assert s.discord.guild_ids == [1, 2] and s.discord.gateway_url == "ws://h/g"
     assert s.legnext.base_url == "http://127.0.0.1:8787/api"  # trailing slash dropped
     assert s.legnext.timeout_s == 5 and s.legnext.read_retries == 0
     assert s.storage.database == "data/x.sqlite3"
-    assert s.jobs.max_running_per_member == 1 and s.jobs.button_access == "requester_and_moderators"
+    assert s.limits.running_per_member == 1 and s.jobs.button_access == "requester_and_moderators"
+    assert s.limits.banned_words == ["gore", "blood moon"]
     assert s.jobs.rehost_images is False
     assert s.moderation.moderator_role_ids == [9] and s.moderation.alert_channel_id == 77
 
@@ -252,14 +259,23 @@ BAD_VALUES = [
     ("jobs", "poll_max_s", 1.0),  # below the default poll_min_s of 2.0
     ("jobs", "timeout_image_s", 0),
     ("jobs", "status_edit_interval_s", -1),
-    ("jobs", "max_running_per_member", 0),
-    ("jobs", "max_running_per_member", 51),
-    ("jobs", "max_running_per_member", 1.5),
+    ("limits", "running_per_member", 0),
+    ("limits", "running_per_member", 51),
+    ("limits", "running_per_member", 1.5),
+    ("limits", "queued_per_member", -1),
+    ("limits", "member_daily_points", -5),
+    ("limits", "banned_words", [""]),
+    ("limits", "paused", "sometimes"),
+    ("legnext", "concurrency", 0),
+    ("jobs", "max_running_per_member", 3),  # moved to [limits]
     ("jobs", "button_access", "everyone"),
     ("jobs", "rehost_images", "maybe"),
     ("jobs", "max_download_mb", 0),
     ("moderation", "moderator_role_ids", "123"),
     ("moderation", "alert_channel_id", "general"),
+    ("moderation", "balance_alert_points", -1),
+    ("moderation", "balance_alert_points", "lots"),
+    ("moderation", "balance_check_interval_s", 0),
 ]
 
 
@@ -275,6 +291,9 @@ def test_a_bad_value_is_one_problem_naming_its_key(tmp_path: Path, section: str,
 GOOD_EDGES = [
     ("legnext", "timeout_s", 1),
     ("legnext", "timeout_s", 600),
+    ("moderation", "balance_check_interval_s", 60),
+    ("moderation", "balance_check_interval_s", 86400),
+    ("moderation", "balance_alert_points", 0),
     ("jobs", "timeout_image_s", 60),
     ("jobs", "timeout_image_s", 86400),
     ("jobs", "max_download_mb", 1),
@@ -282,8 +301,10 @@ GOOD_EDGES = [
     ("jobs", "not_found_grace_s", 0),
     ("legnext", "read_retries", 0),
     ("legnext", "base_url", "http://localhost:8787/api"),
-    ("jobs", "max_running_per_member", 1),
-    ("jobs", "max_running_per_member", 50),
+    ("limits", "running_per_member", 1),
+    ("limits", "running_per_member", 50),
+    ("limits", "queued_per_member", 0),
+    ("legnext", "concurrency", 1),
     ("jobs", "poll_max_s", 2.0),  # equal to poll_min_s
     ("jobs", "status_edit_interval_s", 0),
     ("jobs", "button_access", "requester"),
@@ -305,14 +326,16 @@ def test_one_problem_per_bad_key(tmp_path: Path) -> None:
         "discord": {"tokn": 1, "guild_ids": ["x"]},
         "legnext": {"timeout_s": 0, "base_url": "ftp://x"},
         "jobs": {"max_running_per_member": 0, "button_access": "all"},
+        "limits": {"running_per_member": 0},
         "webhooks": {"url": "x"},
     })
     problems = problems_of(write(tmp_path, text))
     keys = [p.split(":", 1)[0] for p in problems]
     assert sorted(keys) == sorted([
         "discord.tokn", "discord.guild_ids.0", "legnext.timeout_s", "legnext.base_url",
-        "jobs.max_running_per_member", "jobs.button_access", "webhooks",
+        "jobs.max_running_per_member", "jobs.button_access", "webhooks", "limits.running_per_member",
     ])
+    assert "jobs.max_running_per_member: moved to [limits] running_per_member (rename it there)" in problems
     assert "discord.tokn: unknown key" in problems and "webhooks: unknown key" in problems
 
 
@@ -339,6 +362,8 @@ OUT_OF_RANGE = [
     ("jobs", "max_download_mb", 0.5, "jobs.max_download_mb: must be between 1 and 100 MB (not 0.5)"),
     ("legnext", "timeout_s", 0.001, "legnext.timeout_s: must be between 1 and 600 seconds (not 0.001)"),
     ("jobs", "delivery_give_up_s", 1, "jobs.delivery_give_up_s: must be between 60 and 604800 seconds (not 1)"),
+    ("moderation", "balance_check_interval_s", 5,
+     "moderation.balance_check_interval_s: must be between 60 and 86400 seconds (not 5)"),
 ]
 
 

@@ -97,15 +97,16 @@ async def test_thread_needs_send_messages_in_threads(tmp_path: Path) -> None:
 
 
 async def test_a_burst_of_commands_never_exceeds_the_running_limit(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs={"max_running_per_member": 3}) as h:
+    async with harness(tmp_path, limits={"running_per_member": 3, "queued_per_member": 5}) as h:
         h.sim.keep_stuck()
         inters = await asyncio.gather(*[
             h.fake.slash("imagine", options={"prompt": f"cat number {i}"}) for i in range(30)])
         answers = await asyncio.gather(*[answer(i) for i in inters])
         started = [a for a in answers if a.startswith("Started: ")]
-        refused = [a for a in answers if "You already have 3 jobs running" in a]
-        assert len(started) == submits(h, "/v1/diffusion") <= 3
-        assert len(started) + len(refused) == 30, answers
+        queued = [a for a in answers if a.startswith("Queued (position ")]
+        refused = [a for a in answers if "You already have 3 running and 5 waiting" in a]
+        assert len(started) == submits(h, "/v1/diffusion") == 3
+        assert len(queued) == 5 and len(refused) == 22, answers
         assert all(i.ephemeral for i in inters)
 
 
@@ -230,7 +231,7 @@ async def test_moderators_are_said_to_be_told_only_with_an_alert_channel(tmp_pat
 # ------------------------------------------------------------------------------------------ time-outs and reads
 
 async def test_jobs_queued_at_the_api_are_not_timed_out(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs={"timeout_image_s": 1.0, "max_running_per_member": 50}) as h:
+    async with harness(tmp_path, jobs={"timeout_image_s": 1.0}, limits={"running_per_member": 50}) as h:
         h.sim.max_concurrent = 2
         inters = []
         for i in range(30):

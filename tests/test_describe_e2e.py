@@ -19,7 +19,7 @@ from tests.harness import ALICE, BOB, CHANNEL, FAST_DURATIONS, GUILD, H, harness
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 NUMBERS = ["1\ufe0f\u20e3", "2\ufe0f\u20e3", "3\ufe0f\u20e3", "4\ufe0f\u20e3"]
-MANY = {"max_running_per_member": 10}
+MANY = {"running_per_member": 10}
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -163,7 +163,7 @@ async def test_reroll_of_an_expired_link_shows_the_reason(tmp_path: Path) -> Non
 
 
 async def test_imagine_all_starts_four_once(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs=MANY) as h:
+    async with harness(tmp_path, limits=MANY) as h:
         msg = await described(h, image=("cat.png", PNG, "image/png"))
         job = (await h.bot.jobs_repo.all())[-1]
         prompts = job.output["prompts"]  # type: ignore[index]
@@ -182,7 +182,7 @@ async def test_imagine_all_starts_four_once(tmp_path: Path) -> None:
 
 
 async def test_imagine_all_says_which_were_refused(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs={"max_running_per_member": 2}, sim_kwargs={}) as h:
+    async with harness(tmp_path, limits={"running_per_member": 2, "queued_per_member": 0}, sim_kwargs={}) as h:
         msg = await described(h, image=("cat.png", PNG, "image/png"))
         h.sim.keep_stuck()  # the started ones keep running
         press = await h.fake.click(msg.id, "Imagine all")
@@ -190,7 +190,8 @@ async def test_imagine_all_says_which_were_refused(tmp_path: Path) -> None:
         answer = await press.wait_done()
         text = answer.content
         assert answer.ephemeral and text.startswith("Started 2 of 4: prompt 1 https://"), text
-        assert "prompt 3: You already have 2 jobs running" in text and "prompt 4: You already have 2" in text, text
+        assert "prompt 3: You already have 2 running and 0 waiting" in text, text
+        assert "prompt 4: You already have 2" in text, text
         assert len([r for r in posts(h) if r.path == "/v1/diffusion"]) == 2
         await settled(h.bot, h.fake)
 
@@ -249,9 +250,9 @@ async def test_buttons_work_after_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "bot.sqlite3"
     async with running_simulator(durations=dict(FAST_DURATIONS)) as sim, FakeDiscord(
             guild_id=GUILD, channel_id=CHANNEL) as fake:
-        async with one_life(sim, fake, db, jobs=MANY):
+        async with one_life(sim, fake, db, limits=MANY):
             msg = await described(fake, image=("cat.png", PNG, "image/png"))
-        async with one_life(sim, fake, db, jobs=MANY) as bot:
+        async with one_life(sim, fake, db, limits=MANY) as bot:
             (job,) = await bot.jobs_repo.all()
             third = job.output["prompts"][2]  # type: ignore[index]
             press = await fake.click(msg.id, emoji=NUMBERS[2])

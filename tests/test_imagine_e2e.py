@@ -154,7 +154,9 @@ async def test_out_of_credits_alerts_once(tmp_path: Path) -> None:
         sentence = user_message(api.OutOfCredits())
         assert await refused(h, "a cat") == sentence
         assert await refused(h, "a dog") == sentence
-        assert [m.content for m in alerts(h)] == [ALERT_TEXT[Alert.OUT_OF_CREDITS]]
+        # the alert names what is left (one balance read)
+        left = " Available: **50** points ($0.05)."
+        assert [m.content for m in alerts(h)] == [ALERT_TEXT[Alert.OUT_OF_CREDITS] + left]
         assert alerts(h)[0].allowed_mentions == {"parse": []}
         assert h.sim.jobs == {}
         assert {j.status for j in await h.bot.jobs_repo.all()} == {"failed"}
@@ -272,12 +274,12 @@ async def test_markdown_is_escaped_and_long_prompts_fit(tmp_path: Path) -> None:
 
 
 async def test_max_running_per_member(tmp_path: Path) -> None:
-    async with harness(tmp_path, jobs={"max_running_per_member": 1}) as h:
+    async with harness(tmp_path, limits={"running_per_member": 1, "queued_per_member": 0}) as h:
         h.sim.keep_stuck()
         inter = await h.imagine("a cat")
         await inter.wait_done()
         text = await refused(h, "a dog")
-        assert "You already have 1 jobs running" in text, text
+        assert "You already have 1 running and 0 waiting" in text, text
         assert h.sim.count("POST", "/v1/diffusion") == 1
         # another member is not held back
         inter = await h.imagine("a bird", user_id=BOB)

@@ -1,13 +1,17 @@
-"""The one launcher: every job (commands, buttons, forms, later the queue and the web editor) starts here.
+"""The one launcher: every job (commands, buttons, forms, the web editor) starts here, and the fair queue sends it.
 
 `launch(what, member, where)` checks what costs nothing (the bot's permissions where the result will be shown, the
-member's running limit), records the job (the limit and the double-press rule in the same step), submits it, has
-its public message announced and hands it to the tracker. It takes plain data, not an `Interaction`: no Discord here.
+server's limits: paused, roles, channels, banned words, budgets), records the job with its points reserved (the
+budgets, the member's limit and the double-press rule in the same step), then either sends it at once or leaves it
+in the bot's own queue, has its public message announced and hands it to the tracker. A queued job is sent later,
+round-robin across members, when fewer than `legnext.concurrency` jobs run at the API and fewer than the member's
+`running_per_member`. It takes plain data, not an `Interaction`: no Discord here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
+from bot.core.costs import points_for
 from bot.core.errors import (
     AlreadyRequested,
     BotLacksPermissions,
@@ -26,24 +31,41 @@ from bot.core.errors import (
     TooManyJobs,
     UserError,
 )
+from bot.core.limits import (
+    BannedWord,
+    Limits,
+    OverBudget,
+    QueueFull,
+    Waiting,
+    banned_word_in,
+    check_allowed,
+    day_start,
+    fair_order,
+    prompts_of,
+)
 from bot.core.permissions import missing_for_results
 from bot.core.text import clean_api_text
 from bot.core.tracker import Tracker
 from bot.legnext import models as m
 from bot.legnext.client import LegnextClient
-from bot.legnext.errors import LegnextError, NotFound, SubmitOutcomeUnknown
-from bot.storage.jobs import DuplicateJob, JobRecord, JobRepo, RunningLimitReached
+from bot.legnext.errors import LegnextError, NotFound, RateLimited, SubmitOutcomeUnknown
+from bot.storage.jobs import Budget, BudgetReached, DuplicateJob, JobRecord, JobRepo, RunningLimitReached
+from bot.storage.limits import LimitsRepo
 from bot.vocabulary import API_RUNNING, FOLLOW_UP_WINDOW_S, JobStatus
 
 log = logging.getLogger(__name__)
 
 SUBMITS_AT_ONCE = 8  # submits in flight to the API at once (more wait their turn, recorded and answered)
+QUEUE_PAUSE_S = 10.0  # after the API's 429 (its concurrency limit), when it gave no Retry-After
+POSITIONS_SHOWN = 20  # queued jobs whose message follows their position as it changes
+QUEUE_TICK_S = 5.0  # the queue is also looked at this often (a safety net: ends and cancels pump it at once)
 
 
 @dataclass(frozen=True)
 class Member:
     id: int
     is_moderator: bool = False
+    roles: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -56,6 +78,7 @@ class Where:
     in_thread: bool = False
     # (application id, interaction token) of the member's "thinking…" answer, resolved even after a restart
     answer_to: tuple[int, str] | None = None
+    parent_channel_id: int | None = None  # in a thread: its channel (allowed channels count it)
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,7 @@ class Launch:
 
 
 Announce = Callable[[JobRecord], Awaitable[JobRecord]]  # posts the job's public message; returns the job with it
+Show = Callable[[JobRecord], Awaitable[None]]  # shows a job's new state in its message (throttled)
 
 
 def message_link(job: JobRecord) -> str | None:
@@ -95,6 +119,7 @@ class Launcher:
     def __init__(
         self, *, api: LegnextClient, repo: JobRepo, config: Settings, tracker: Tracker,
         owe: Callable[[JobRecord], None], announce: Announce | None = None, simulated: bool = False,
+        limits: LimitsRepo | None = None, show: Show | None = None,
     ) -> None:
         self.api = api
         # the API is the embedded simulator (`mjbot --simulator`): every job is marked, and its result says so
@@ -104,10 +129,21 @@ class Launcher:
         self.tracker = tracker
         self.owe = owe  # hands a finished job to delivery (shown in the channel until Discord accepted it)
         self.announce = announce
+        self.show = show  # a queued job's new position, or its start
+        self.limits_repo = limits
         self.callback_url: str | None = None  # with the web server's public URL: Legnext calls back when a job ends
         self._submit_slots = asyncio.Semaphore(SUBMITS_AT_ONCE)
+        self._queue_lock = asyncio.Lock()
+        self._not_before = 0.0  # monotonic time before which the queue sends nothing (the API said 429)
+        self._sending: set[asyncio.Task[None]] = set()
+        self._queue_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
 
     # ------------------------------------------------------------------------------------------------ free checks
+
+    async def limits_for(self, guild_id: int | None) -> Limits:
+        changes = await self.limits_repo.get(guild_id) if self.limits_repo is not None else {}
+        return Limits.of(self.config.limits, changes)
 
     def check_channel(self, where: Where) -> None:
         """Can the bot show a result where the member asked? Raises `BotLacksPermissions` naming what's missing."""
@@ -119,16 +155,49 @@ class Launcher:
         if missing:
             raise BotLacksPermissions(missing)
 
-    async def check_quota(self, member: Member) -> None:
+    async def check_quota(self, member: Member, where: Where, limits: Limits | None = None) -> None:
         """An early, friendly refusal; the limit itself is enforced where the job is recorded."""
-        limit = self.config.jobs.max_running_per_member
-        if await self.repo.running_count(member.id) >= limit:
-            raise self._too_many(limit)
+        limits = limits or await self.limits_for(where.guild_id)
+        if await self.repo.unfinished_count(member.id, where.guild_id) >= limits.unfinished_per_member:
+            raise QueueFull(limits)
 
-    async def check_free(self, member: Member, where: Where) -> None:
-        """Everything that can refuse a job before anything is spent (call it before `defer()`)."""
+    async def check_free(self, member: Member, where: Where, what: Launch | None = None) -> Limits:
+        """Everything that can refuse a job before anything is spent (call it before `defer()`): the bot's
+        permissions, the server's pause, roles and channels, the member's queue, and with `what` its banned words
+        and the daily budgets."""
         self.check_channel(where)
-        await self.check_quota(member)
+        limits = await self.limits_for(where.guild_id)
+        check_allowed(limits, is_moderator=member.is_moderator, roles=member.roles,
+                      channel_ids=[c for c in (where.channel_id, where.parent_channel_id) if c is not None])
+        await self.check_quota(member, where, limits)
+        if what is not None:
+            self.check_words(limits, what)
+            await self.check_budget(limits, what, member, where)
+        return limits
+
+    @staticmethod
+    def check_words(limits: Limits, what: Launch) -> None:
+        found = banned_word_in(limits.banned_words, prompts_of(what.request.body()))
+        if found is not None:
+            raise BannedWord(found)
+
+    async def check_budget(self, limits: Limits, what: Launch, member: Member, where: Where) -> None:
+        """An early, friendly refusal; the budgets themselves are enforced where the job is recorded."""
+        cost = self.cost_of(what)
+        now = time.time()
+        since = day_start(now)
+        if limits.member_daily_points:
+            used = (await self.repo.spent(since=since, guild_id=where.guild_id, member_id=member.id)).points
+            if used + cost > limits.member_daily_points:
+                raise OverBudget("your", limits.member_daily_points, used, cost, now)
+        if limits.server_daily_points:
+            used = (await self.repo.spent(since=since, guild_id=where.guild_id)).points
+            if used + cost > limits.server_daily_points:
+                raise OverBudget("this server's", limits.server_daily_points, used, cost, now)
+
+    @staticmethod
+    def cost_of(what: Launch) -> int:
+        return points_for(what.request.task_type, what.request.body(), what.prompt)
 
     async def follow_up_source(self, job_id: str, member: Member, *, guild_id: int | None) -> JobRecord:
         """The finished job a button acts on, if it was made in this server (`guild_id`: where the button was
@@ -164,13 +233,25 @@ class Launcher:
     # ------------------------------------------------------------------------------------------------ launch
 
     async def launch(self, what: Launch, member: Member, where: Where) -> JobRecord:
-        """Check, record, submit, announce, track. Raises a `UserError` or `LegnextError` when nothing started;
-        once the API accepted the job, its failures to show are the presenter's and delivery's to fix."""
-        await self.check_free(member, where)
-        job = await self._submit(what, member, where)
-        if self.announce is not None:
+        """Check, record (points reserved), then send at once or queue; announce; track. Raises a `UserError` or
+        `LegnextError` when nothing started; once the API accepted the job, its failures to show are the
+        presenter's and delivery's to fix. A job the queue keeps is returned with status `queued`."""
+        limits = await self.check_free(member, where, what)
+        job = await self._record(what, member, where, limits)
+        mine = await self._dispatch(prefer=job.id)
+        if mine is not None:
+            job = await self._send(mine, inline=True)
+            if job.status != JobStatus.QUEUED:  # sent (a 429 put it back in the queue)
+                if self.announce is not None:
+                    job = await self.announce(job)
+                self.tracker.track(job)
+                return job
+        await self._positions()
+        job = await self.repo.get(job.id) or job
+        if job.status == JobStatus.QUEUED and self.announce is not None:
             job = await self.announce(job)
-        self.tracker.track(job)
+        elif job.status != JobStatus.QUEUED:
+            job = await self.wait_for_message(job)  # the queue sent it meanwhile
         return job
 
     def _check_access(self, source: JobRecord, member: Member) -> None:
@@ -188,44 +269,216 @@ class Launcher:
             f"You already have {limit} jobs running. Please wait for one to finish before starting another."
         )
 
-    async def _submit(self, what: Launch, member: Member, where: Where) -> JobRecord:
-        """Record first (with the running limit and the double-press rule in the same step), then submit. A submit
-        whose outcome is unknown is never sent again; it is shown in the channel as such."""
+    async def _record(self, what: Launch, member: Member, where: Where, limits: Limits) -> JobRecord:
+        """Record the job as queued, its points reserved: the budgets, the member's limit and the double-press
+        rule are conditions of the one statement that records it."""
         req = what.request
         if self.callback_url is not None:
             req = req.model_copy(update={"callback": self.callback_url})
+        cost = self.cost_of(what)
+        now = time.time()
+        budget = Budget(points=cost, since=day_start(now), member_daily=limits.member_daily_points,
+                        server_daily=limits.server_daily_points, max_unfinished=limits.unfinished_per_member)
         try:
-            job = await self.repo.create(
+            return await self.repo.create(
                 task_type=req.task_type, action=what.action, requester_id=member.id, prompt=what.prompt,
                 request=req.body(), extra={**what.extra, "simulated": True} if self.simulated else what.extra,
                 parent_job_id=what.parent_job_id, image_no=what.image_no,
                 guild_id=where.guild_id, channel_id=where.channel_id, reply_to_id=where.reply_to_id,
-                dedupe_key=what.dedupe_key, max_running=self.config.jobs.max_running_per_member,
-                again_after_unknown=what.again_after_unknown, answer_to=where.answer_to,
+                dedupe_key=what.dedupe_key, again_after_unknown=what.again_after_unknown,
+                answer_to=where.answer_to, budget=budget, status=JobStatus.QUEUED,
             )
         except DuplicateJob as dup:
             existing = await self.wait_for_message(dup.existing)
             raise self.refuse_existing(existing, what.confirm_again) from None
-        except RunningLimitReached as e:
-            raise self._too_many(e.limit) from None
+        except RunningLimitReached:
+            raise QueueFull(limits) from None
+        except BudgetReached as e:
+            whose = "your" if e.whose == "member" else "this server's"
+            raise OverBudget(whose, e.limit, e.used, cost, now) from None
+
+    # ------------------------------------------------------------------------------------------------ the queue
+
+    async def _dispatch(self, prefer: int | None = None) -> JobRecord | None:
+        """Send what the limits allow, round-robin across members. Jobs other than `prefer` are sent in the
+        background; `prefer`'s job, when it may go now, is returned claimed (its launcher sends it, so that the
+        member hears of a refusal at once)."""
+        async with self._queue_lock:
+            if time.monotonic() < self._not_before:
+                return None
+            free = self.config.legnext.concurrency - await self.repo.active_count()
+            if free <= 0:
+                return None
+            queued = await self.repo.queued()
+            if not queued:
+                return None
+            by_id = {j.id: j for j in queued}
+            order = await self._fair_order(queued)
+            active = await self.repo.active_by_member()
+            limits: dict[int | None, Limits] = {}
+            mine: JobRecord | None = None
+            for local_id in order:
+                if free <= 0:
+                    break
+                job = by_id[local_id]
+                key = (job.requester_id, job.guild_id)
+                if job.guild_id not in limits:
+                    limits[job.guild_id] = await self.limits_for(job.guild_id)
+                if active.get(key, 0) >= limits[job.guild_id].running_per_member:
+                    continue
+                claimed = await self.repo.claim(local_id)
+                if claimed is None:  # cancelled meanwhile
+                    continue
+                free -= 1
+                active[key] = active.get(key, 0) + 1
+                if local_id == prefer:
+                    mine = claimed
+                else:
+                    task = asyncio.create_task(self._send_queued(claimed), name=f"send-{local_id}")
+                    self._sending.add(task)
+                    task.add_done_callback(self._sending.discard)
+            return mine
+
+    async def _fair_order(self, queued: list[JobRecord]) -> list[int]:
+        members = sorted({(j.requester_id, j.guild_id) for j in queued}, key=lambda k: (k[0], k[1] or 0))
+        served = await self.repo.last_served(members)
+        return fair_order([Waiting(j.id, j.requester_id, j.guild_id, j.requeued) for j in queued], served)
+
+    async def _positions(self) -> None:
+        """Number the queued jobs in the order they would be sent; show the ones whose number changed."""
+        queued = await self.repo.queued()
+        order = await self._fair_order(queued)
+        by_id = {j.id: j for j in queued}
+        for position, local_id in enumerate(order, start=1):
+            job = by_id[local_id]
+            if job.queue_position != position:
+                job = await self.repo.update(local_id, queue_position=position)
+                # far back in a long queue, a message is edited only as it comes near the front: a hundred edits
+                # per job sent would run into Discord's rate limits and hold up results
+                if self.show is not None and job.message_id is not None and position <= POSITIONS_SHOWN:
+                    await self._quietly(self.show(job), local_id)
+
+    @staticmethod
+    async def _quietly(step: Awaitable[None], local_id: int) -> None:
+        try:
+            await step
+        except Exception as e:  # showing a position is best effort
+            log.info("could not show the queue position of job %d: %s", local_id, e)
+
+    async def pump(self) -> None:
+        """A job ended, was cancelled or the API's pause is over: send what may go now, renumber the rest."""
+        await self._dispatch()
+        await self._positions()
+
+    def wake(self) -> None:
+        """Look at the queue soon (from the tracker's or delivery's side, without waiting for it)."""
+        self._wake.set()
+
+    def start_queue(self) -> None:
+        """Run the queue: at once (jobs queued before a restart), then on every `wake()` and every few seconds."""
+        if self._queue_task is None:
+            self._queue_task = asyncio.create_task(self._run_queue(), name="fair-queue")
+
+    async def stop_queue(self) -> None:
+        task, self._queue_task = self._queue_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sending in list(self._sending):
+            sending.cancel()
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+    async def _run_queue(self) -> None:
+        while True:
+            try:
+                await self.pump()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the queue could not be served; trying again shortly")
+            wait = max(0.05, min(QUEUE_TICK_S, self._not_before - time.monotonic()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            self._wake.clear()
+
+    async def cancel(self, local_id: int, by: Member) -> JobRecord:
+        """Take a queued job out of the queue (its requester or a moderator). It was never sent: it costs nothing."""
+        job = await self.repo.get(local_id)
+        if job is None:
+            raise NotAvailable("I have no job behind that button any more.")
+        if by.id != job.requester_id and not by.is_moderator:
+            raise NotAllowed("Only the member who queued this job, or a moderator, can cancel it.")
+        cancelled = await self.repo.cancel(local_id, by.id)
+        if cancelled is None:
+            raise NotAvailable("That job isn't waiting in the queue any more (it has started or was cancelled), "
+                               "so it can't be cancelled.")
+        log.info("queued job %d cancelled by %d", local_id, by.id)
+        await self.forget_ack(cancelled)
+        self.owe(cancelled)  # its message says so
+        self.wake()
+        return cancelled
+
+    # ------------------------------------------------------------------------------------------------ sending
+
+    async def _send_queued(self, job: JobRecord) -> None:
+        """Send a job the queue released; its member was answered long ago, so a refusal is shown publicly."""
+        try:
+            job = await self._send(job, inline=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sending queued job %d failed", job.id)
+            return
+        if job.status == JobStatus.QUEUED:
+            return
+        if job.finished:
+            self.owe(job)
+            self.wake()
+            return
+        self.tracker.track(job)
+        if self.show is not None:
+            await self._quietly(self.show(job), job.id)
+
+    async def _send(self, job: JobRecord, *, inline: bool) -> JobRecord:
+        """Submit a claimed job (status `submitting`). A submit whose outcome is unknown is never sent again; it is
+        shown in the channel as such. A 429 puts it back at the head of the queue. `inline`: the member is still
+        waiting for an answer, so a refusal is raised to them; else it is recorded and shown publicly."""
+        try:
+            req = m.request_class(job.task_type).model_validate(job.request)
+        except (KeyError, ValueError) as e:  # recorded by an older version in a shape it no longer sends
+            log.warning("queued job %d can't be sent: %s", job.id, e)
+            return await self._refused(job, "this request can no longer be sent", inline=False)
         try:
             await self._submit_slots.acquire()  # a burst of thousands doesn't open thousands of connections
         except BaseException:
-            await self._refused(job, "stopped before it was sent")  # nothing reached the API
+            await self.repo.requeue(job.id)  # nothing reached the API
             raise
         try:
             api_job = await self._submit_one(req)
+        except RateLimited as e:
+            self._not_before = time.monotonic() + (e.retry_after or QUEUE_PAUSE_S)
+            log.info("Legnext is at its concurrency limit (429): job %d waits in the queue", job.id)
+            self.wake()
+            return await self.repo.requeue(job.id)
         except SubmitOutcomeUnknown as e:
             job = await self.repo.update(job.id, status=JobStatus.UNKNOWN, error=clean_api_text(e.message),
                                          finished_at=time.time(), ack_token=None, ack_app_id=None)
             self.owe(job)  # shown publicly as "outcome unknown"
-            raise
+            if inline:
+                raise
+            return job
         except NotFound:
-            await self._refused(job, "not found")
-            raise Expired() from None
+            job = await self._refused(job, "Legnext no longer has the image this was made on", inline=inline)
+            if inline:
+                raise Expired() from None
+            return job
         except LegnextError as e:
-            await self._refused(job, clean_api_text(e.message))
-            raise
+            job = await self._refused(job, clean_api_text(e.message), inline=inline)
+            if inline:
+                raise
+            return job
         except BaseException:
             # Cancelled or crashed mid-submit: the job may exist; never resubmit. Shown as "outcome unknown".
             job = await self.repo.update(job.id, status=JobStatus.UNKNOWN, error="interrupted while submitting",
@@ -235,7 +488,7 @@ class Launcher:
         now = time.time()
         status = api_job.status if api_job.status in API_RUNNING else JobStatus.PENDING
         changes: dict[str, Any] = dict(job_id=api_job.job_id, status=status, frozen_points=api_job.usage.frozen,
-                                       submitted_at=now)
+                                       submitted_at=now, queue_position=None)
         if status == JobStatus.PROCESSING:  # already running: its time-out counts from now
             started = api_job.meta.started_at.timestamp() if api_job.meta and api_job.meta.started_at else now
             changes["started_at"] = min(started, now)
@@ -249,7 +502,7 @@ class Launcher:
                 await asyncio.sleep(0.2 * (attempt + 1))
         else:
             raise SubmittedButUnrecorded(api_job.job_id)
-        log.info("job %d submitted as %s (%s by %d)", job.id, api_job.job_id, what.action, member.id)
+        log.info("job %d submitted as %s (%s by %d)", job.id, api_job.job_id, job.action, job.requester_id)
         return job
 
     async def _submit_one(self, req: m.SubmitRequest) -> m.Job:
@@ -258,11 +511,14 @@ class Launcher:
         finally:
             self._submit_slots.release()
 
-    async def _refused(self, job: JobRecord, reason: str) -> None:
-        """The API refused the submit (nothing charged): the member is told ephemerally; nothing is owed."""
+    async def _refused(self, job: JobRecord, reason: str, *, inline: bool) -> JobRecord:
+        """The API refused the submit (nothing charged). Inline, the member is told ephemerally and nothing is owed;
+        from the queue, the job's public message shows the reason."""
         now = time.time()
-        await self.repo.update(job.id, status=JobStatus.FAILED, error=reason or "refused", finished_at=now,
-                               delivered_at=now, ack_token=None, ack_app_id=None)
+        if inline:
+            return await self.repo.update(job.id, status=JobStatus.FAILED, error=reason or "refused",
+                                          finished_at=now, delivered_at=now, ack_token=None, ack_app_id=None)
+        return await self.repo.update(job.id, status=JobStatus.FAILED, error=reason or "refused", finished_at=now)
 
     # ------------------------------------------------------------------------------------------------ afterwards
 

@@ -595,3 +595,19 @@ REQUEST_TYPES: tuple[type[_Req], ...] = (
     UploadPaint, Retexture, RemoveBackground, Enhance, VideoDiffusion, ExtendVideo, VideoUpscale, EnhanceUpscale,
 )
 SubmitRequest = _Req
+
+
+def request_class(task_type: str) -> type[SubmitRequest]:
+    """The request model that submits `task_type` (a queued job's stored body is sent with it)."""
+    for cls in _all_requests(SubmitRequest):
+        if getattr(cls, "task_type", None) == task_type:
+            return cls
+    raise KeyError(task_type)
+
+
+def _all_requests(base: type[SubmitRequest]) -> list[type[SubmitRequest]]:
+    out: list[type[SubmitRequest]] = []
+    for sub in base.__subclasses__():
+        out.append(sub)
+        out.extend(_all_requests(sub))
+    return out

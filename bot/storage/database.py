@@ -199,6 +199,22 @@ class Database:
         async with self.conn.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
+    async def execute_count(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """Run one statement and commit; returns how many rows it changed."""
+        async with self.conn.execute(sql, params) as cur:
+            count = cur.rowcount
+        await self.conn.commit()
+        return int(count)
+
+    async def execute_if(self, sql: str, params: tuple[Any, ...] = ()) -> int | None:
+        """Run a conditional INSERT (`INSERT ... SELECT ... WHERE`) and commit; its rowid, or None when the
+        condition held it back."""
+        async with self.conn.execute(sql, params) as cur:
+            inserted = cur.rowcount > 0
+            rowid = cur.lastrowid
+        await self.conn.commit()
+        return rowid if inserted else None
+
     async def execute(self, sql: str, params: tuple[Any, ...] = ()) -> int:
         """Run one statement and commit; returns lastrowid."""
         async with self.conn.execute(sql, params) as cur:

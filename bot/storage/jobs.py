@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.database import Database
-from bot.vocabulary import FINISHED, UNFINISHED, UPSCALE_TASKS, JobStatus, sql_list
+from bot.vocabulary import ACTIVE, FINISHED, UNFINISHED, UPSCALE_TASKS, JobStatus, sql_list
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,11 @@ class JobRecord:
     ack_token: str | None = None
     ack_app_id: int | None = None
     posting_at: float | None = None
+    reserved_points: int = 0
+    queued_at: float | None = None
+    queue_position: int | None = None
+    requeued: bool = False
+    cancelled_by: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -62,6 +67,10 @@ class JobRecord:
     def points(self) -> int:
         """What the job cost (or has frozen while it runs)."""
         return self.consumed_points or (0 if self.finished else self.frozen_points)
+
+    @property
+    def queued(self) -> bool:
+        return self.status == JobStatus.QUEUED
 
     @staticmethod
     def from_row(row: aiosqlite.Row) -> JobRecord:
@@ -98,6 +107,11 @@ class JobRecord:
             ack_token=row["ack_token"],
             ack_app_id=row["ack_app_id"],
             posting_at=row["posting_at"],
+            reserved_points=row["reserved_points"],
+            queued_at=row["queued_at"],
+            queue_position=row["queue_position"],
+            requeued=bool(row["requeued"]),
+            cancelled_by=row["cancelled_by"],
         )
 
 
@@ -107,6 +121,43 @@ class RunningLimitReached(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"already {limit} unfinished jobs")
         self.limit = limit
+
+
+class BudgetReached(Exception):
+    """Reserving the job's points would go over a daily budget; nothing was recorded."""
+
+    def __init__(self, whose: str, limit: int, used: int) -> None:
+        super().__init__(f"{whose} budget {limit}, {used} used")
+        self.whose = whose  # "member" or "server"
+        self.limit = limit
+        self.used = used
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What recording a job must respect, checked in the same statement that records it."""
+
+    points: int = 0  # what the job reserves
+    since: float = 0.0  # the budgets' day began at this unix time
+    member_daily: int = 0  # 0 = no limit
+    server_daily: int = 0
+    max_unfinished: int = 0  # the member's running plus queued jobs in this server; 0 = no limit
+
+
+# What a job counts against a budget, by status: what it consumed once it ended (a failed or cancelled one gives
+# its reservation back), else the larger of what it reserved and what the API froze.
+SPENT_SQL = """(CASE
+    WHEN status IN ('failed', 'cancelled') THEN consumed_points
+    WHEN status = 'completed' AND consumed_points > 0 THEN consumed_points
+    WHEN status = 'completed' AND frozen_points > 0 THEN frozen_points
+    WHEN status = 'completed' THEN reserved_points
+    ELSE MAX(reserved_points, frozen_points, consumed_points) END)"""
+
+
+@dataclass(frozen=True)
+class Spend:
+    points: int
+    jobs: int
 
 
 class DuplicateJob(Exception):
@@ -121,9 +172,11 @@ _UPDATABLE = {
     "job_id", "status", "output", "error", "frozen_points", "consumed_points", "message_id", "channel_id",
     "submitted_at", "started_at", "finished_at", "shown_status", "extra", "request",
     "delivered_at", "delivery_attempts", "undeliverable", "ack_token", "ack_app_id", "posting_at",
+    "queue_position", "requeued", "queued_at",
 }
 _UNFINISHED_SQL = sql_list(UNFINISHED)
 _FINISHED_SQL = sql_list(FINISHED)
+_ACTIVE_SQL = sql_list(ACTIVE)
 _UPSCALE_SQL = "(" + ", ".join(f"'{t}'" for t in sorted(UPSCALE_TASKS)) + ")"  # the vocabulary's names
 
 
@@ -150,42 +203,154 @@ class JobRepo:
         max_running: int | None = None,
         again_after_unknown: bool = False,
         answer_to: tuple[int, str] | None = None,
+        budget: Budget | None = None,
+        status: JobStatus = JobStatus.SUBMITTING,
     ) -> JobRecord:
-        """Record a job about to be submitted (status `submitting`).
+        """Record a job about to be submitted (`submitting`) or queued (`queued`), reserving its points.
 
         With a `dedupe_key`, raises `DuplicateJob` when a job with that key exists and has not failed (one whose
         outcome is unknown counts too, unless `again_after_unknown`: the member confirmed paying twice).
         With `max_running`, raises `RunningLimitReached` when the member already has that many unfinished jobs.
-        Each check and the insert are one step, so a burst of commands or presses cannot get past them.
+        With a `budget`, the reservation and the limits are conditions of the INSERT itself (one statement, so no
+        burst of presses, nor a second process, gets between a read and a write): raises `BudgetReached` or
+        `RunningLimitReached` when the job would go over.
         """
         now = time.time()
+        b = budget or Budget()
+        unfinished_cap = b.max_unfinished or (max_running or 0)
         async with self._lock:
             if dedupe_key is not None:
-                blocking = sql_list((JobStatus.FAILED, JobStatus.UNKNOWN) if again_after_unknown
-                                    else (JobStatus.FAILED,))
+                blocking = sql_list((JobStatus.FAILED, JobStatus.UNKNOWN, JobStatus.CANCELLED) if again_after_unknown
+                                    else (JobStatus.FAILED, JobStatus.CANCELLED))
                 row = await self.db.fetchone(
                     f"SELECT * FROM jobs WHERE dedupe_key = ? AND status NOT IN {blocking} ORDER BY id DESC LIMIT 1",
                     (dedupe_key,),
                 )
                 if row is not None:
                     raise DuplicateJob(JobRecord.from_row(row))
-            if max_running is not None and await self._running_count(requester_id) >= max_running:
-                raise RunningLimitReached(max_running)
             app_id, token = answer_to or (None, None)
-            rowid = await self.db.execute(
-                """INSERT INTO jobs(task_type, action, parent_job_id, image_no, prompt, request_json, extra_json,
+            rowid = await self.db.execute_if(
+                f"""INSERT INTO jobs(task_type, action, parent_job_id, image_no, prompt, request_json, extra_json,
                        requester_id, guild_id, channel_id, reply_to_id, status, dedupe_key, created_at, updated_at,
-                       ack_app_id, ack_token)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       ack_app_id, ack_token, reserved_points, queued_at)
+                   SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                   WHERE (? = 0 OR (SELECT COUNT(*) FROM jobs WHERE requester_id = ? AND guild_id IS ?
+                                    AND status IN {_UNFINISHED_SQL}) < ?)
+                     AND (? = 0 OR (SELECT COALESCE(SUM({SPENT_SQL}), 0) FROM jobs WHERE requester_id = ?
+                                    AND guild_id IS ? AND created_at >= ?) + ? <= ?)
+                     AND (? = 0 OR (SELECT COALESCE(SUM({SPENT_SQL}), 0) FROM jobs WHERE guild_id IS ?
+                                    AND created_at >= ?) + ? <= ?)""",
                 (
                     task_type, action, parent_job_id, image_no, prompt, json.dumps(request or {}),
                     json.dumps(extra or {}), requester_id, guild_id, channel_id, reply_to_id,
-                    JobStatus.SUBMITTING.value, dedupe_key, now, now, app_id, token,
+                    status.value, dedupe_key, now, now, app_id, token, b.points,
+                    now if status == JobStatus.QUEUED else None,
+                    unfinished_cap, requester_id, guild_id, unfinished_cap,
+                    b.member_daily, requester_id, guild_id, b.since, b.points, b.member_daily,
+                    b.server_daily, guild_id, b.since, b.points, b.server_daily,
                 ),
             )
+            if rowid is None:
+                raise await self._why_refused(requester_id, guild_id, b, unfinished_cap)
         job = await self.get(rowid)
         assert job is not None
         return job
+
+    async def _why_refused(self, member: int, guild: int | None, b: Budget, cap: int) -> Exception:
+        if cap and await self.unfinished_count(member, guild) >= cap:
+            return RunningLimitReached(cap)
+        mine = (await self.spent(since=b.since, guild_id=guild, member_id=member)).points
+        if b.member_daily and mine + b.points > b.member_daily:
+            return BudgetReached("member", b.member_daily, mine)
+        server = (await self.spent(since=b.since, guild_id=guild)).points
+        return BudgetReached("server", b.server_daily, server)
+
+    # ------------------------------------------------------------------------------------------------ the queue
+
+    async def queued(self) -> list[JobRecord]:
+        rows = await self.db.fetchall("SELECT * FROM jobs WHERE status = 'queued' ORDER BY id")
+        return [JobRecord.from_row(r) for r in rows]
+
+    async def active_count(self) -> int:
+        """Jobs sent (or being sent) to the API and not finished: what `legnext.concurrency` bounds."""
+        row = await self.db.fetchone(f"SELECT COUNT(*) FROM jobs WHERE status IN {_ACTIVE_SQL}")
+        return int(row[0]) if row else 0
+
+    async def active_by_member(self) -> dict[tuple[int, int | None], int]:
+        rows = await self.db.fetchall(
+            f"SELECT requester_id, guild_id, COUNT(*) AS n FROM jobs WHERE status IN {_ACTIVE_SQL}"
+            " GROUP BY requester_id, guild_id")
+        return {(int(r["requester_id"]), r["guild_id"]): int(r["n"]) for r in rows}
+
+    async def last_served(self, members: list[tuple[int, int | None]]) -> dict[tuple[int, int | None], float]:
+        """When each member's latest job was sent to the API (the fair queue serves the longest-waiting first)."""
+        out: dict[tuple[int, int | None], float] = {}
+        for member, guild in members:
+            row = await self.db.fetchone(
+                "SELECT MAX(submitted_at) FROM jobs WHERE requester_id = ? AND guild_id IS ?", (member, guild))
+            if row is not None and row[0] is not None:
+                out[(member, guild)] = float(row[0])
+        return out
+
+    async def claim(self, local_id: int) -> JobRecord | None:
+        """Take a queued job out of the queue to send it now (None when it was cancelled meanwhile)."""
+        changed = await self.db.execute_count(
+            "UPDATE jobs SET status = 'submitting', requeued = 0, updated_at = ? WHERE id = ? AND status = 'queued'",
+            (time.time(), local_id))
+        return await self.get(local_id) if changed else None
+
+    async def requeue(self, local_id: int) -> JobRecord:
+        """The API answered 429 before accepting it: back at the head of the queue, nothing was charged."""
+        await self.db.execute(
+            "UPDATE jobs SET status = 'queued', requeued = 1, queued_at = COALESCE(queued_at, ?), updated_at = ?"
+            " WHERE id = ? AND status = 'submitting'", (time.time(), time.time(), local_id))
+        job = await self.get(local_id)
+        assert job is not None
+        return job
+
+    async def cancel(self, local_id: int, by: int) -> JobRecord | None:
+        """Cancel a queued job (None when it is no longer queued: sent or cancelled already)."""
+        now = time.time()
+        changed = await self.db.execute_count(
+            "UPDATE jobs SET status = 'cancelled', cancelled_by = ?, finished_at = ?, updated_at = ?,"
+            " queue_position = NULL WHERE id = ? AND status = 'queued'", (by, now, now, local_id))
+        return await self.get(local_id) if changed else None
+
+    # ------------------------------------------------------------------------------------------------ spending
+
+    async def spent(self, *, since: float, guild_id: int | None, member_id: int | None = None,
+                    until: float | None = None) -> Spend:
+        """Points spent (reserved while running) by a member, or the whole server, on jobs made since `since`."""
+        sql = f"SELECT COALESCE(SUM({SPENT_SQL}), 0), COUNT(*) FROM jobs WHERE guild_id IS ? AND created_at >= ?"
+        params: list[Any] = [guild_id, since]
+        if member_id is not None:
+            sql += " AND requester_id = ?"
+            params.append(member_id)
+        if until is not None:
+            sql += " AND created_at < ?"
+            params.append(until)
+        sql += " AND status != 'cancelled'"
+        row = await self.db.fetchone(sql, tuple(params))
+        return Spend(int(row[0]), int(row[1])) if row else Spend(0, 0)
+
+    async def top_spenders(self, *, since: float, guild_id: int | None, limit: int = 5) -> list[tuple[int, int]]:
+        rows = await self.db.fetchall(
+            f"SELECT requester_id, SUM({SPENT_SQL}) AS points FROM jobs WHERE guild_id IS ? AND created_at >= ?"
+            " GROUP BY requester_id HAVING points > 0 ORDER BY points DESC, requester_id LIMIT ?",
+            (guild_id, since, limit))
+        return [(int(r["requester_id"]), int(r["points"])) for r in rows]
+
+    async def unfinished_of(self, member_id: int, guild_id: int | None) -> list[JobRecord]:
+        rows = await self.db.fetchall(
+            f"SELECT * FROM jobs WHERE requester_id = ? AND guild_id IS ? AND status IN {_UNFINISHED_SQL}"
+            " ORDER BY id", (member_id, guild_id))
+        return [JobRecord.from_row(r) for r in rows]
+
+    async def unfinished_count(self, member_id: int, guild_id: int | None) -> int:
+        row = await self.db.fetchone(
+            f"SELECT COUNT(*) FROM jobs WHERE requester_id = ? AND guild_id IS ? AND status IN {_UNFINISHED_SQL}",
+            (member_id, guild_id))
+        return int(row[0]) if row else 0
 
     async def update(self, local_id: int, **changes: Any) -> JobRecord:
         bad = set(changes) - _UPDATABLE
@@ -235,7 +400,8 @@ class JobRepo:
         return None if row is None else int(row["message_id"])
 
     async def unfinished(self) -> list[JobRecord]:
-        rows = await self.db.fetchall(f"SELECT * FROM jobs WHERE status IN {_UNFINISHED_SQL} ORDER BY id")
+        """Jobs sent (or being sent) to the API and not finished; queued ones are the queue's (`queued()`)."""
+        rows = await self.db.fetchall(f"SELECT * FROM jobs WHERE status IN {_ACTIVE_SQL} ORDER BY id")
         return [JobRecord.from_row(r) for r in rows]
 
     async def owed(self) -> list[JobRecord]:
@@ -281,5 +447,6 @@ class JobRepo:
 
 
 __all__ = [
-    "FINISHED", "UNFINISHED", "DuplicateJob", "JobRecord", "JobRepo", "RunningLimitReached", "replace",
+    "FINISHED", "UNFINISHED", "Budget", "BudgetReached", "DuplicateJob", "JobRecord", "JobRepo",
+    "RunningLimitReached", "Spend", "replace",
 ]

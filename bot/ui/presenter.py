@@ -23,20 +23,19 @@ import discord
 import httpx
 
 from bot.config import Settings
+from bot.core.alerts import REFUSED_TEXT
 from bot.core.delivery import AttachmentsRefused, CannotDeliver, DeliveryFailed, FilesUnavailable
-from bot.core.errors import Alert
 from bot.core.launcher import message_link
 from bot.core.media import DownloadFailed, download
 from bot.core.metrics import Metrics
 from bot.storage.jobs import JobRecord, JobRepo, replace
 from bot.storage.meta import MetaRepo
 from bot.ui.answers import started_text
-from bot.ui.screens import CONTENT_LIMIT, NO_PINGS, Screens, result_urls, who_and_what
+from bot.ui.screens import CONTENT_LIMIT, NO_PINGS, Screens, result_urls, shown, who_and_what
 from bot.vocabulary import FINISHED, JobStatus
 
 log = logging.getLogger(__name__)
 
-ALERT_EVERY_S = 6 * 3600
 ORPHAN_LOOKBACK = 50  # messages of channel history searched for a job message posted just before a crash
 
 UNKNOWN_CHANNEL = 10003
@@ -46,11 +45,7 @@ MISSING_PERMISSIONS = 50013
 INVALID_FORM_BODY = 50035
 TOO_LARGE = 40005
 
-ALERT_TEXT = {
-    Alert.OUT_OF_CREDITS: "⚠️ The Legnext balance has run out: members can't start new jobs until it is topped up.",
-    Alert.BAD_KEY: "⚠️ Legnext refused the bot's API key (legnext.api_key / LEGNEXT_API_KEY). "
-                   "Members can't start jobs until it is fixed.",
-}
+ALERT_TEXT = REFUSED_TEXT  # the alert texts are the core's (bot.core.alerts)
 
 
 ANSWER_TTL_S = 14 * 60  # interaction tokens last 15 minutes
@@ -142,8 +137,12 @@ class Presenter:
         fails, the tracker and delivery post it later; the job is running either way."""
         try:
             async with self._lock(job.id):
-                message = await self.post(job, None, job.reply_to_id)
-                return await self.jobs.update(job.id, message_id=message.id, shown_status=job.status)
+                fresh = await self.jobs.get(job.id) or job
+                if fresh.message_id is not None:  # the queue sent it and showed it meanwhile
+                    await self._update(fresh, [])
+                    return await self.jobs.get(job.id) or fresh
+                message = await self.post(fresh, None, fresh.reply_to_id)
+                return await self.jobs.update(job.id, message_id=message.id, shown_status=shown(fresh))
         except Exception as e:
             log.warning("could not post the message of job %d yet: %s", job.id, e)
             return await self.jobs.get(job.id) or job
@@ -213,7 +212,7 @@ class Presenter:
             await asyncio.sleep(wait)
             self._pending.pop(local_id, None)
             job = await self.jobs.get(local_id)
-            if job is not None and not job.finished and job.shown_status != job.status:
+            if job is not None and not job.finished and job.shown_status != shown(job):
                 async with self._lock(job.id):
                     await self._update(job, [])
         except asyncio.CancelledError:
@@ -227,17 +226,28 @@ class Presenter:
             return []
         urls = result_urls(job)
         max_bytes = int(cfg.max_download_mb * 1024 * 1024)
+        limit = self.upload_limit(job)  # a file over the server's upload limit is linked instead (not refused)
+        per_file = min(max_bytes, limit) if limit else max_bytes
         extra_hosts = frozenset(h for h in [urlsplit(self.settings.legnext.base_url).hostname] if h)
         stem = (job.job_id or str(job.id))[:36]
         results = await asyncio.gather(*[
-            download(self.http, url, max_bytes=max_bytes, extra_hosts=extra_hosts,
-                     stem=stem if len(urls) == 1 else f"{stem}_{i}")
+            download(self.http, url, max_bytes=per_file, extra_hosts=extra_hosts,
+                     stem=stem if len(urls) == 1 else f"{stem}_{i + 1}")  # numbered as on screen: 1 to 4
             for i, url in enumerate(urls[:4])
         ])
         got = [r for r in results if r is not None]
         if len(got) != len(results) or sum(len(r.data) for r in got) > max_bytes:
             return []  # all or nothing: a partial set would hide images; links are shown instead
         return [discord.File(io.BytesIO(r.data), filename=r.filename) for r in got]
+
+    def upload_limit(self, job: JobRecord) -> int | None:
+        """The largest file Discord takes in the job's server: the figure its interaction gave (`upload_limit`, kept
+        with the job by features that know it), else what the server's boost level allows."""
+        given = job.extra.get("upload_limit")
+        if isinstance(given, int) and not isinstance(given, bool) and given > 0:
+            return given
+        guild = self.client.get_guild(job.guild_id) if job.guild_id else None
+        return guild.filesize_limit if guild is not None else None
 
     async def _update(self, job: JobRecord, files: list[discord.File]) -> None:
         """Post or edit the job's message to show its current state (callers hold the job's lock)."""
@@ -246,6 +256,8 @@ class Presenter:
             log.warning("job %d has no channel to show it in", job.id)
             return
         fresh = await self.jobs.get(job.id)  # another update may have posted the message meanwhile
+        if fresh is not None and fresh.finished and not job.finished:
+            return  # a stale status (a queue position shown late) never covers the final message
         if fresh is not None and fresh.message_id is not None and job.message_id is None:
             job = replace_message(job, fresh.message_id)
         if job.message_id is None and job.posting_at is not None:
@@ -255,7 +267,7 @@ class Presenter:
                 await self.jobs.update(job.id, message_id=found)
         if job.message_id is None:
             message = await self.post(job, None, job.reply_to_id, files)
-            await self.jobs.update(job.id, message_id=message.id, shown_status=job.status)
+            await self.jobs.update(job.id, message_id=message.id, shown_status=shown(job))
             return
         r = self.screens.render(job, [f.filename for f in files])
         partial = self._channel(channel_id).get_partial_message(job.message_id)
@@ -269,11 +281,11 @@ class Presenter:
             for f in files:
                 f.reset()
             message = await self.post(job, None, None, files, again=True)
-            await self.jobs.update(job.id, message_id=message.id, shown_status=job.status)
+            await self.jobs.update(job.id, message_id=message.id, shown_status=shown(job))
             return
         self.metrics.discord_calls.labels(kind="edit").inc()
         self._last_edit[job.id] = time.monotonic()
-        await self.jobs.update(job.id, shown_status=job.status)
+        await self.jobs.update(job.id, shown_status=shown(job))
 
     async def _find_orphan(self, job: JobRecord) -> int | None:
         """The job message posted just before a crash, before its id could be recorded (found in the channel's
@@ -307,21 +319,20 @@ class Presenter:
                     log.info("could not resolve the answer about job %d: %s", job.id, e)
             await self.jobs.update(job.id, ack_token=None, ack_app_id=None)
 
-    async def alert(self, kind: Alert) -> None:
-        """Tell the moderators' channel, once per kind every few hours (remembered across restarts)."""
+    async def post_alert(self, text: str) -> bool:
+        """Post an alert to the moderators' channel (`moderation.alert_channel_id`; without one it is only
+        logged). False when Discord did not take it (no access, an outage): the caller tries again later. When to
+        alert, and how often, is `bot.core.alerts.AlertWatch`'s business."""
         channel_id = self.settings.moderation.alert_channel_id
-        key = f"alerted:{kind.value}"
-        last = await self.meta.get(key)
-        if last is not None and time.time() - float(last) < ALERT_EVERY_S:
-            return
-        await self.meta.set(key, str(time.time()))
-        log.warning("alert: %s", kind.value)
         if not channel_id:
-            return
+            log.warning("alert (no moderation.alert_channel_id to post it in): %s", text)
+            return True
         try:
-            await self._channel(channel_id).send(ALERT_TEXT[kind], allowed_mentions=NO_PINGS)
-        except discord.HTTPException as e:
-            log.warning("could not post an alert: %s", e)
+            await self._channel(channel_id).send(text[:CONTENT_LIMIT], allowed_mentions=NO_PINGS)
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as e:
+            log.warning("could not post an alert in channel %d (will try again): %s", channel_id, e)
+            return False
+        return True
 
     async def stop(self) -> None:
         for task in list(self._pending.values()):

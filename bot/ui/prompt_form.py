@@ -136,8 +136,8 @@ class PromptImagine:
             raise NotAvailable("That prompt isn't offered for this job.")
         reply_to = interaction.message.id if interaction.message is not None else None
         member = self.member(interaction)
-        self.launcher.check_channel(where_of(interaction, reply_to))  # before the form: nothing could be shown
-        await self.launcher.check_quota(member)
+        # before the form: the bot's permissions there, the server's limits
+        await self.launcher.check_free(member, where_of(interaction, reply_to))
 
         async def submit(inter: discord.Interaction[Any], prompt: str) -> None:
             await self.imagine(inter, prompt, reply_to=reply_to, action=action, extra=extra)
@@ -165,7 +165,7 @@ class PromptImagine:
             first = existing[0]
             assert first is not None
             raise self.launcher.refuse_existing(first, None)
-        await self.launcher.check_quota(member)
+        await self.launcher.check_free(member, where)
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self.member_settings.get(member.id)
         started: list[str] = []

@@ -14,6 +14,7 @@ from typing import Any
 import discord
 
 from bot.core.text import strip_invisible
+from bot.ui.custom_ids import format_id
 from bot.vocabulary import WAITING, JobStatus
 
 NO_PINGS = discord.AllowedMentions.none()  # every message the bot sends: mentions in prompts never ping
@@ -59,10 +60,17 @@ def _cut(text: str, limit: int) -> str:
 
 
 def model_label(model: str) -> str:
+    if model == "video":  # Midjourney's video model (features showing videos record it so)
+        return "Video"
     return "Niji 6" if model.startswith("niji") else f"V{model}"
 
 
 def status_words(job: Any) -> str:
+    if job.status == JobStatus.QUEUED:
+        position = getattr(job, "queue_position", None)
+        return f"(Queued: position {position})" if position else "(Queued)"
+    if job.status == JobStatus.CANCELLED:
+        return "(Cancelled)"
     if job.status in WAITING:
         return "(Waiting to start)"
     if job.status == JobStatus.PROCESSING:
@@ -156,6 +164,36 @@ def error_text(sentence: str) -> str:
     return _cut(discord.utils.escape_mentions(sentence.replace("\r", " ")), CONTENT_LIMIT)
 
 
+def shown(job: Any) -> str:
+    """What a job's message shows, to tell whether it needs an edit: its status, and a queued job's position."""
+    if job.status == JobStatus.QUEUED:
+        return f"queued:{getattr(job, 'queue_position', None) or ''}"
+    return str(job.status)
+
+
+CANCEL_LABEL = "Cancel"
+
+
+def cancel_id(job: Any) -> str:
+    """A queued job has no Legnext id yet: its Cancel button names the bot's own (`q<local id>`)."""
+    return format_id("cancel", f"q{job.id}")
+
+
+def render_queue_state(job: Any) -> Rendered:
+    """A job waiting in the bot's queue (with its Cancel button), or one taken out of it."""
+    content = headline(job)
+    if job.status == JobStatus.QUEUED:
+        view = discord.ui.View(timeout=None)
+        view.add_item(discord.ui.Button(custom_id=cancel_id(job), label=CANCEL_LABEL,
+                                        style=discord.ButtonStyle.secondary))
+        return Rendered(content, None, view)
+    who = f"<@{job.cancelled_by}>" if getattr(job, "cancelled_by", None) else "its member"
+    embed = discord.Embed(colour=COLOUR_UNKNOWN, title="This job was cancelled",
+                          description=f"Cancelled by {who} while it waited in the queue; it was never sent, "
+                                      "so nothing was charged.")
+    return Rendered(content, embed, None)
+
+
 Renderer = Callable[[Any, Sequence[str]], Rendered]
 
 
@@ -181,5 +219,7 @@ class Screens:
                 del self._by_task[task_type]
 
     def render(self, job: Any, attached: Sequence[str] = ()) -> Rendered:
+        if job.status in (JobStatus.QUEUED, JobStatus.CANCELLED):  # the queue's, whatever the task
+            return render_queue_state(job)
         renderer = self._by_task.get(job.task_type)
         return renderer(job, attached) if renderer is not None else render_plain(job, attached)

@@ -25,6 +25,7 @@ from bot.ui.errors import NO_PINGS, Reporter
 from bot.ui.members import member_of, where_of
 from cogs.imagine import actions as A
 from cogs.imagine.buttons import AGAIN, COG_NAME, SELECT_REGION, ImagineButton, RegionSelect
+from cogs.imagine.editor import RegionEditor
 from cogs.imagine.modals import RegionModal, RemixModal, ZoomModal
 from cogs.imagine.regions import CELL_NAMES
 
@@ -36,7 +37,8 @@ REGION_VALUES = frozenset(str(i + 1) for i in range(len(CELL_NAMES)))
 
 class Imagine(commands.Cog, name=COG_NAME):
     def __init__(self, *, launcher: Launcher, jobs: JobRepo, member_settings: SettingsRepo, reporter: Reporter,
-                 moderator_role_ids: list[int]) -> None:
+                 moderator_role_ids: list[int], region_editor: RegionEditor | None = None) -> None:
+        self.region_editor = region_editor  # Vary (Region)'s web editor; None: the 3x3 cell picker
         self.launcher = launcher
         self.jobs = jobs
         self.member_settings = member_settings
@@ -84,7 +86,8 @@ class Imagine(commands.Cog, name=COG_NAME):
         and the member has room for another job."""
         source = await self.launcher.follow_up_source(cid.job_id, member, guild_id=interaction.guild_id)
         A.check_offered(action, source, cid.index)
-        await self.launcher.check_quota(member)
+        reply_to = interaction.message.id if interaction.message is not None else None
+        await self.launcher.check_free(member, where_of(interaction, reply_to))
         return source
 
     @staticmethod
@@ -112,6 +115,9 @@ class Imagine(commands.Cog, name=COG_NAME):
         if action.modal == "zoom":
             await interaction.response.send_modal(
                 ZoomModal(cid, source.prompt, reply_to, self.start_follow_up, self.on_form_error))
+            return
+        if action.modal == "region" and self.region_editor is not None and await self.region_editor.offer(
+                interaction, cid, member, where_of(interaction, reply_to)):
             return
         if action.modal == "region":
             options = [discord.SelectOption(label=name, value=str(i + 1)) for i, name in enumerate(CELL_NAMES)]

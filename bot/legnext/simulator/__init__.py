@@ -52,10 +52,12 @@ from bot.legnext.simulator.rules import (
     JSONDict,
     ModelInfo,
     check_image_prompt,
+    check_video_prompt,
     grid_actions,
     normalize_prompt,
     parse_model,
     video_batch_size,
+    video_image_urls,
 )
 
 __all__ = [
@@ -87,6 +89,7 @@ __all__ = [
     "Simulator",
     "SimulatorCore",
     "check_image_prompt",
+    "check_video_prompt",
     "grid_actions",
     "make_app",
     "make_mp4",
@@ -96,4 +99,5 @@ __all__ = [
     "running_simulator",
     "tile_colour",
     "video_batch_size",
+    "video_image_urls",
 ]

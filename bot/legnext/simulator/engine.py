@@ -63,12 +63,15 @@ from bot.legnext.simulator.rules import (
     _shorten_output,
     _utcnow,
     check_image_prompt,
+    check_video_prompt,
     grid_actions,
     parse_model,
     video_batch_size,
 )
 
 log = logging.getLogger(__name__)
+
+UPSCALE_SIZE = (128, 128)  # an upscale's PNG, unless a test asks for a real upscale's size (`upscale_size`)
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,8 +238,10 @@ class SimulatorCore:
         self._sim_t = 0.0
         self.durations: dict[str, float] = dict(self._initial_durations)
         self.pending_for: float = 0.1
+        self.balance_delay_s: float = 0.0  # GET /account/balance waits this long before answering
         self.max_concurrent: int = MAX_CONCURRENT
         self.signed_urls: bool = True
+        self.upscale_size: tuple[int, int] = UPSCALE_SIZE  # width, height of the PNG an upscale serves
         self.base_url: str = ""
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, SimJob] = {}
@@ -418,6 +423,8 @@ class SimulatorCore:
         self._injections.clear()
         self._hang = None
         self._fail_next = None
+        self.balance_delay_s = 0.0
+        self.upscale_size = UPSCALE_SIZE
         self._stick_next = False
         self._balance = self._initial_balance
         self.durations = dict(self._initial_durations)
@@ -935,6 +942,8 @@ class SimulatorCore:
             image_no = _req_int(body, "imageNo", 0, 3)
         elif prompt is not None and not re.match(r"https?://\S+(\s|$)", prompt.strip()):
             raise _bad('prompt: must start with an image URL: "<image_url> your prompt" (or send jobId and imageNo)')
+        if prompt is not None:
+            check_video_prompt(prompt)
         batch = video_batch_size(prompt or "")
         if prompt and self.refused([prompt]):
             raise _refusal()
@@ -980,6 +989,8 @@ class SimulatorCore:
         video_no = _req_int(body, "videoNo", 0, 3)
         prompt = _get_str(body, "prompt", required=False)
         _req_str(body, "jobId", max_len=128)
+        if prompt is not None:
+            check_video_prompt(prompt)
         if prompt and self.refused([prompt]):
             raise _refusal()
         parent, _ = self._check_video_parent(body, "extend", video_no)

@@ -30,6 +30,7 @@ from bot.legnext.simulator.rules import (
     _flat_error,
     _refusal,
     _utcnow,
+    video_image_urls,
 )
 
 log = logging.getLogger(__name__)
@@ -170,9 +171,12 @@ def make_app(sim: Simulator) -> web.Application:
             await asyncio.sleep(hang.seconds)
             return web.json_response(_flat_error(504, "gateway timeout"), status=504)
         job = sim._create(plan, body, callback, _request_origin(request))
-        if sim.fetch_hosts is not None and endpoint in ("describe", "blend"):
+        if sim.fetch_hosts is not None and endpoint in ("describe", "blend", "video-diffusion"):
             # like the real API, the images are fetched for the job: one it can't fetch fails the job
-            urls = [body["imgUrl"]] if endpoint == "describe" else list(body["imgUrls"])
+            if endpoint == "video-diffusion":
+                urls = video_image_urls(str(body.get("prompt") or "")) if body.get("jobId") is None else []
+            else:
+                urls = [body["imgUrl"]] if endpoint == "describe" else list(body["imgUrls"])
             problem = await sim.fetch_images(urls)
             if problem is not None:
                 job.fail_with = (500, "task failed", problem)
@@ -189,6 +193,8 @@ def make_app(sim: Simulator) -> web.Application:
         return web.json_response(sim.job_json(job_id, _request_origin(request)))
 
     async def balance(request: web.Request) -> web.StreamResponse:
+        if sim.balance_delay_s > 0:
+            await asyncio.sleep(sim.balance_delay_s)
         points = sim.balance
         usd = points / 1000
         return web.json_response(
@@ -228,9 +234,9 @@ def make_app(sim: Simulator) -> web.Application:
         match = re.fullmatch(r"([0-9])\.png", name)
         if match is None or int(match.group(1)) >= job.outputs:
             raise web.HTTPNotFound()
-        size = 128 if job.task_type in SINGLE_IMAGE_TASKS else 64
+        width, height = sim.upscale_size if job.task_type in SINGLE_IMAGE_TASKS else (64, 64)
         colour = job.colours[int(match.group(1))]
-        return web.Response(body=make_png(size, size, (colour,)), content_type="image/png")
+        return web.Response(body=make_png(width, height, (colour,)), content_type="image/png")
 
     app = web.Application(middlewares=[middleware], client_max_size=16 * 1024 * 1024)
     app[SIM_KEY] = sim

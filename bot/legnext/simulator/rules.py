@@ -290,6 +290,53 @@ def check_image_prompt(prompt: str, model: ModelInfo, field: str) -> None:
             raise _bad(f"{field}: --q must be one of 0.25, 0.5, 1, 2, 4")
 
 
+# the video model's parameters (docs, "Video Parameters"; every other one is 🚫 in the model table's video column)
+_VIDEO_IMAGE_ONLY: list[tuple[re.Pattern[str], str]] = [
+    (_flag_re(*names), flag) for names, flag in (
+        (("tile",), "--tile"), (("chaos", "c"), "--chaos"), (("seed", "sameseed"), "--seed"), (("stop",), "--stop"),
+        (("weird", "w"), "--weird"), (("stylize", "s"), "--stylize"), (("quality", "q"), "--q"), (("hd",), "--hd"),
+        (("iw",), "--iw"), (("no",), "--no"), (("sref",), "--sref"), (("oref",), "--oref"), (("ow",), "--ow"),
+        (("cref",), "--cref"), (("cw",), "--cw"), (("sv",), "--sv"), (("sw",), "--sw"), (("draft",), "--draft"),
+        (("exp",), "--exp"), (("p", "personalize"), "--p"), (("relax",), "--relax"), (("ar", "aspect"), "--ar"),
+        (("v", "version"), "--v"), (("niji",), "--niji"),
+    )
+]
+_MOTION_RE = _value_re("motion")
+_END_RE = re.compile(r"(?:^|\s)--end(?:\s+(\S+))?(?=\s|$)")
+_START_RE = re.compile(r"\s*(https?://\S+)(?=\s|$)")
+
+
+def check_video_prompt(prompt: str, field: str = "prompt") -> None:
+    """Reject what the API rejects in a video prompt (400): image-only parameters, `--motion` other than low/high,
+    `--end` without one image link, `--bs` other than 1, 2 or 4."""
+    text = normalize_prompt(prompt)
+    for pattern, flag in _VIDEO_IMAGE_ONLY:
+        if pattern.search(text):
+            raise _bad(f"{field}: {flag} is not supported by the video model")
+    motions = [m.group(1).lower() for m in _MOTION_RE.finditer(text)]
+    if len(motions) != len(_flag_re("motion").findall(text)) or not set(motions) <= {"low", "high"}:
+        raise _bad(f"{field}: --motion must be low or high")
+    for match in _END_RE.finditer(text):
+        if match.group(1) is None or not re.fullmatch(r"https?://\S+", match.group(1)):
+            raise _bad(f"{field}: --end needs an image URL")
+    if _PERMUTATION_RE.search(text):
+        raise _bad(f"{field}: {{a,b}} permutation prompts are not supported")
+    video_batch_size(prompt, field)
+
+
+def video_image_urls(prompt: str) -> list[str]:
+    """The images a video prompt makes the API fetch: the start frame at its front, and the `--end` frame."""
+    text = normalize_prompt(prompt)
+    urls: list[str] = []
+    start = _START_RE.match(text)
+    if start is not None:
+        urls.append(start.group(1))
+    for match in _END_RE.finditer(text):
+        if match.group(1) is not None:
+            urls.append(match.group(1))
+    return urls
+
+
 def video_batch_size(prompt: str, field: str = "prompt") -> int:
     match = _BS_RE.search(normalize_prompt(prompt))
     if match is None:
@@ -417,6 +464,18 @@ def _check_polygon(value: Any, where: str) -> None:
         raise _bad(f"{where}.points: needs an even number of coordinates, at least 6 (3 points)")
     if any(p < 0 for p in points):
         raise _bad(f"{where}.points: coordinates must not be negative")
+    # [doc] "Image width/height in pixels" and "polygon coordinates in XYXY format": x, y pairs inside the image
+    xs, ys = points[0::2], points[1::2]
+    if max(xs) > value["width"] or max(ys) > value["height"]:
+        raise _bad(f"{where}.points: every point must lie inside the {value['width']}x{value['height']} image")
+    # a polygon encloses an area: at least 3 distinct points, not all on one line
+    if len(set(zip(xs, ys, strict=True))) < 3 or _twice_area(xs, ys) == 0:
+        raise _bad(f"{where}.points: the points must form a polygon with an area, not a line or a dot")
+
+
+def _twice_area(xs: list[int], ys: list[int]) -> int:
+    n = len(xs)
+    return sum(xs[i] * ys[(i + 1) % n] - xs[(i + 1) % n] * ys[i] for i in range(n))
 
 
 def _check_mask(body: JSONDict, *, required: bool) -> None:
@@ -436,6 +495,9 @@ def _check_mask(body: JSONDict, *, required: bool) -> None:
             raise _bad("mask.areas: must be a non-empty array of polygons")
         for i, area in enumerate(areas):
             _check_polygon(area, f"mask.areas[{i}]")
+        # every polygon is drawn on the same image: one width and height for all
+        if len({(a["width"], a["height"]) for a in areas}) > 1:
+            raise _bad("mask.areas: every polygon must give the same image width and height")
     if url is not None and (not isinstance(url, str) or not re.match(r"https?://\S+$", url) or len(url) > MAX_URL):
         raise _bad(f"mask.url: must be an http(s) URL of at most {MAX_URL} characters")
 
