@@ -258,7 +258,7 @@ class MJBot(commands.Bot):
         for task in (self._answers, self._heartbeat):
             if task is not None and not task.done():
                 task.cancel()
-        await self.launcher.stop_queue()
+        await self.launcher.stop_queue(self.settings.jobs.shutdown_grace_s)
         await self.alerts.stop()
         await self.tracker.stop()
         # results being uploaded get a moment to finish; the rest stays owed and is delivered at the next start

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from hypothesis import given
@@ -124,10 +125,15 @@ async def test_restart_marks_half_submitted_jobs_unknown(tmp_path: Path) -> None
     async with Database(tmp_path / "t.db") as db:
         repo = JobRepo(db)
         half = await repo.create(task_type="diffusion", action="imagine", requester_id=1, prompt="x", channel_id=2)
+        half = await repo.update(half.id, sending_at=time.time())  # its submit had left the bot
+        # taken from the queue, but the bot stopped before its submit left: back in the queue, nothing was sent
+        unsent = await repo.create(task_type="diffusion", action="imagine", requester_id=1, prompt="y", channel_id=2)
         async with LegnextClient(base_url="http://127.0.0.1:9", api_key="k") as api:
             tracker = Tracker(api, repo, CFG, show)
             await tracker.start()
             await tracker.stop()
         again = await repo.get(half.id)
+        back = await repo.get(unsent.id)
     assert again is not None and again.status == "unknown"
-    assert shown and shown[0].id == half.id
+    assert shown and shown[0].id == half.id and len(shown) == 1
+    assert back is not None and back.status == "queued" and back.requeued

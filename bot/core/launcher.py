@@ -48,7 +48,14 @@ from bot.core.text import clean_api_text
 from bot.core.tracker import Tracker
 from bot.legnext import models as m
 from bot.legnext.client import LegnextClient
-from bot.legnext.errors import LegnextError, NotFound, RateLimited, SubmitOutcomeUnknown
+from bot.legnext.errors import (
+    AuthError,
+    LegnextError,
+    NotFound,
+    OutOfCredits,
+    RateLimited,
+    SubmitOutcomeUnknown,
+)
 from bot.storage.jobs import Budget, BudgetReached, DuplicateJob, JobRecord, JobRepo, RunningLimitReached
 from bot.storage.limits import LimitsRepo
 from bot.vocabulary import API_RUNNING, FOLLOW_UP_WINDOW_S, JobStatus
@@ -57,6 +64,10 @@ log = logging.getLogger(__name__)
 
 SUBMITS_AT_ONCE = 8  # submits in flight to the API at once (more wait their turn, recorded and answered)
 QUEUE_PAUSE_S = 10.0  # after the API's 429 (its concurrency limit), when it gave no Retry-After
+MAX_PAUSE_S = 60.0  # a longer Retry-After is not believed: the queue looks again after this
+ACCOUNT_PAUSE_S = 60.0  # the API refused the key or is out of credits: queued jobs wait (the moderators are told)
+POSTING_S = 2.0  # a queued job this old without a message: its launch could not post it
+REPOST_AFTER_S = 10.0  # such a message is tried again this often
 POSITIONS_SHOWN = 20  # queued jobs whose message follows their position as it changes
 QUEUE_TICK_S = 5.0  # the queue is also looked at this often (a safety net: ends and cancels pump it at once)
 
@@ -138,6 +149,9 @@ class Launcher:
         self._sending: set[asyncio.Task[None]] = set()
         self._queue_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._positions_lock = asyncio.Lock()
+        self._showing: set[asyncio.Task[None]] = set()
+        self._post_tried: dict[int, float] = {}  # queued jobs whose message could not be posted: when last tried
 
     # ------------------------------------------------------------------------------------------------ free checks
 
@@ -217,7 +231,7 @@ class Launcher:
         if dedupe_key is None:
             return None
         job = await self.repo.by_dedupe_key(dedupe_key)
-        return job if job is not None and job.status != JobStatus.FAILED else None
+        return job if job is not None and job.status not in (JobStatus.FAILED, JobStatus.CANCELLED) else None
 
     @staticmethod
     def refuse_existing(existing: JobRecord, confirm: Confirm | None) -> UserError:
@@ -345,25 +359,40 @@ class Launcher:
         return fair_order([Waiting(j.id, j.requester_id, j.guild_id, j.requeued) for j in queued], served)
 
     async def _positions(self) -> None:
-        """Number the queued jobs in the order they would be sent; show the ones whose number changed."""
-        queued = await self.repo.queued()
-        order = await self._fair_order(queued)
-        by_id = {j.id: j for j in queued}
-        for position, local_id in enumerate(order, start=1):
-            job = by_id[local_id]
-            if job.queue_position != position:
-                job = await self.repo.update(local_id, queue_position=position)
-                # far back in a long queue, a message is edited only as it comes near the front: a hundred edits
-                # per job sent would run into Discord's rate limits and hold up results
-                if self.show is not None and job.message_id is not None and position <= POSITIONS_SHOWN:
-                    await self._quietly(self.show(job), local_id)
+        """Number the queued jobs in the order they would be sent; show the ones whose number changed (in the
+        background: Discord's rate limits on edits never hold up a member's answer or the queue), and post the
+        message of a queued job whose first post failed."""
+        async with self._positions_lock:
+            queued = await self.repo.queued()
+            order = await self._fair_order(queued)
+            by_id = {j.id: j for j in queued}
+            now = time.time()
+            for position, local_id in enumerate(order, start=1):
+                job = by_id[local_id]
+                if job.queue_position != position:
+                    job = await self.repo.update(local_id, queue_position=position)
+                    # far back in a long queue, a message is edited only as it comes near the front: a hundred
+                    # edits per job sent would run into Discord's rate limits and hold up results
+                    if self.show is not None and job.message_id is not None and position <= POSITIONS_SHOWN:
+                        self._in_background(self.show(job), local_id)
+                if (job.message_id is None and self.announce is not None and now - job.created_at > POSTING_S
+                        and now - self._post_tried.get(local_id, 0.0) > REPOST_AFTER_S):
+                    self._post_tried[local_id] = now  # its launch could not post it: try again, now and then
+                    self._in_background(self._announce_quietly(job), local_id)
 
-    @staticmethod
-    async def _quietly(step: Awaitable[None], local_id: int) -> None:
-        try:
-            await step
-        except Exception as e:  # showing a position is best effort
-            log.info("could not show the queue position of job %d: %s", local_id, e)
+    async def _announce_quietly(self, job: JobRecord) -> None:
+        if self.announce is not None:
+            await self.announce(job)
+
+    def _in_background(self, step: Awaitable[Any], local_id: int) -> None:
+        async def run() -> None:
+            try:
+                await step
+            except Exception as e:  # showing a position is best effort
+                log.info("could not show queued job %d: %s", local_id, e)
+        task = asyncio.create_task(run(), name=f"queue-show-{local_id}")
+        self._showing.add(task)
+        task.add_done_callback(self._showing.discard)
 
     async def pump(self) -> None:
         """A job ended, was cancelled or the API's pause is over: send what may go now, renumber the rest."""
@@ -379,16 +408,20 @@ class Launcher:
         if self._queue_task is None:
             self._queue_task = asyncio.create_task(self._run_queue(), name="fair-queue")
 
-    async def stop_queue(self) -> None:
+    async def stop_queue(self, grace_s: float = 0.0) -> None:
+        """Stop sending: submits already on their way get `grace_s` to be answered (a submit cut off may have
+        created the job, which then could only be shown as "outcome unknown"); jobs not yet sent stay queued."""
         task, self._queue_task = self._queue_task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for sending in list(self._sending):
-            sending.cancel()
-        if self._sending:
-            await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._sending and grace_s > 0:
+            await asyncio.wait(list(self._sending), timeout=grace_s)
+        for pending in [*self._sending, *self._showing]:
+            pending.cancel()
+        if self._sending or self._showing:
+            await asyncio.gather(*self._sending, *self._showing, return_exceptions=True)
 
     async def _run_queue(self) -> None:
         while True:
@@ -398,7 +431,8 @@ class Launcher:
                 raise
             except Exception:
                 log.exception("the queue could not be served; trying again shortly")
-            wait = max(0.05, min(QUEUE_TICK_S, self._not_before - time.monotonic()))
+            paused_for = self._not_before - time.monotonic()
+            wait = QUEUE_TICK_S if paused_for <= 0 else min(QUEUE_TICK_S, max(0.05, paused_for))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
             self._wake.clear()
@@ -439,7 +473,10 @@ class Launcher:
             return
         self.tracker.track(job)
         if self.show is not None:
-            await self._quietly(self.show(job), job.id)
+            try:
+                await self.show(job)  # "Waiting to start" instead of its queue position
+            except Exception as e:  # best effort: the tracker shows its next state anyway
+                log.info("could not show that queued job %d started: %s", job.id, e)
 
     async def _send(self, job: JobRecord, *, inline: bool) -> JobRecord:
         """Submit a claimed job (status `submitting`). A submit whose outcome is unknown is never sent again; it is
@@ -456,16 +493,31 @@ class Launcher:
             await self.repo.requeue(job.id)  # nothing reached the API
             raise
         try:
+            # from here on it may reach the API: a restart never sends it again (before this, it goes back
+            # in the queue)
+            job = await self.repo.update(job.id, sending_at=time.time())
+        except BaseException:
+            self._submit_slots.release()
+            await self.repo.requeue(job.id)
+            raise
+        try:
             api_job = await self._submit_one(req)
         except RateLimited as e:
-            self._not_before = time.monotonic() + (e.retry_after or QUEUE_PAUSE_S)
+            self._pause(min(e.retry_after or QUEUE_PAUSE_S, MAX_PAUSE_S))
             log.info("Legnext is at its concurrency limit (429): job %d waits in the queue", job.id)
-            self.wake()
+            return await self.repo.requeue(job.id)
+        except (AuthError, OutOfCredits) as e:
+            if inline:  # the member hears of it at once (and the moderators through the alerts)
+                await self._refused(job, clean_api_text(e.message), inline=True)
+                raise
+            self._pause(ACCOUNT_PAUSE_S)  # every queued job would fail the same way: they wait instead
+            log.warning("Legnext refused a queued job (%s): the queue waits %.0fs", type(e).__name__, ACCOUNT_PAUSE_S)
             return await self.repo.requeue(job.id)
         except SubmitOutcomeUnknown as e:
             job = await self.repo.update(job.id, status=JobStatus.UNKNOWN, error=clean_api_text(e.message),
                                          finished_at=time.time(), ack_token=None, ack_app_id=None)
             self.owe(job)  # shown publicly as "outcome unknown"
+            self.wake()
             if inline:
                 raise
             return job
@@ -511,9 +563,14 @@ class Launcher:
         finally:
             self._submit_slots.release()
 
+    def _pause(self, seconds: float) -> None:
+        self._not_before = max(self._not_before, time.monotonic() + seconds)
+        self.wake()
+
     async def _refused(self, job: JobRecord, reason: str, *, inline: bool) -> JobRecord:
         """The API refused the submit (nothing charged). Inline, the member is told ephemerally and nothing is owed;
         from the queue, the job's public message shows the reason."""
+        self.wake()  # its place at the API is free again
         now = time.time()
         if inline:
             return await self.repo.update(job.id, status=JobStatus.FAILED, error=reason or "refused",

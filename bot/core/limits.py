@@ -119,24 +119,51 @@ def check_allowed(limits: Limits, *, is_moderator: bool, roles: Iterable[int], c
         raise NotPermitted(f"The bot can't be used in this channel. Please use {where}.")
 
 
-def _fold(text: str) -> str:
-    """Case- and width-insensitive, without invisible characters or accents: `ＢａＮ`, `b\u200ban` and `bán` all
-    read `ban`."""
+# Letters from other scripts that look like Latin ones (Unicode TR39's confusables, the ones a member would reach
+# for): `gоre` with a Cyrillic о reads `gore`.
+_LOOKALIKES = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+    "ɡ": "g", "ɑ": "a", "ı": "i", "ȷ": "j", "ℓ": "l",
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "ϲ": "c",
+    "0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s",
+})
+# Scripts written without spaces between words: a banned word in them is found anywhere in the text.
+_NO_SPACES = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f\u0e80-\u0eff"
+                        r"\u1000-\u109f\u1780-\u17ff\uac00-\ud7af]")
+
+
+def _fold(text: str, *, lookalikes: bool = False) -> str:
+    """Case- and width-insensitive, without invisible characters or accents: `ＢａＮ`, `b\u200ban`, `ba\u034fn`
+    and `bán` all read `ban` (and with `lookalikes`, `bаn` with a Cyrillic а too)."""
     text = unicodedata.normalize("NFKD", strip_invisible(text))
-    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Mn", "Me", "Cf")
+                   and not 0xFE00 <= ord(c) <= 0xFE0F and not 0xE0100 <= ord(c) <= 0xE01EF).casefold()
+    return text.translate(_LOOKALIKES) if lookalikes else text
 
 
 def banned_word_in(words: Sequence[str], texts: Iterable[str]) -> str | None:
-    """The first banned word found in `texts` as a whole word (any case), else None."""
+    """The first banned word found in `texts` as a whole word (any case, accents, invisible characters and
+    lookalike letters ignored), else None. Words in scripts written without spaces (Chinese, Japanese, Thai, ...)
+    are found anywhere."""
     if not words:
         return None
-    folded = [_fold(t) for t in texts if t]
+    plain = [_fold(t) for t in texts if t]
+    alike = [_fold(t, lookalikes=True) for t in texts if t]
     for word in words:
         w = _fold(word).strip()
         if not w:
             continue
-        pattern = re.compile(r"(?<!\w)" + r"\s+".join(re.escape(p) for p in w.split()) + r"(?!\w)")
-        if any(pattern.search(t) for t in folded):
+        if _NO_SPACES.search(w):
+            if any(w in t for t in plain):
+                return word
+            continue
+        parts = w.split()
+        pattern = re.compile(r"(?<!\w)" + r"\s+".join(re.escape(p) for p in parts) + r"(?!\w)")
+        loose = re.compile(r"(?<!\w)" + r"\s+".join(re.escape(p.translate(_LOOKALIKES)) for p in parts)
+                           + r"(?!\w)")
+        if any(pattern.search(t) for t in plain) or any(loose.search(t) for t in alike):
             return word
     return None
 

@@ -130,6 +130,11 @@ class Tracker:
         """Pick up every unfinished job in the database, then run."""
         resumed = 0
         for job in await self.repo.unfinished():
+            if job.status == JobStatus.SUBMITTING and job.sending_at is None and not job.job_id:
+                # taken from the queue, but the bot stopped before its submit left: it goes back, nothing was sent
+                await self.repo.requeue(job.id)
+                log.info("job %d was about to be sent when the bot stopped: back in the queue", job.id)
+                continue
             if job.status == JobStatus.SUBMITTING or not job.job_id:
                 # The process died between recording and the API's answer: the job may exist; never resubmit.
                 job = await self.repo.update(

@@ -53,6 +53,7 @@ class JobRecord:
     queue_position: int | None = None
     requeued: bool = False
     cancelled_by: int | None = None
+    sending_at: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -112,6 +113,7 @@ class JobRecord:
             queue_position=row["queue_position"],
             requeued=bool(row["requeued"]),
             cancelled_by=row["cancelled_by"],
+            sending_at=row["sending_at"],
         )
 
 
@@ -172,7 +174,7 @@ _UPDATABLE = {
     "job_id", "status", "output", "error", "frozen_points", "consumed_points", "message_id", "channel_id",
     "submitted_at", "started_at", "finished_at", "shown_status", "extra", "request",
     "delivered_at", "delivery_attempts", "undeliverable", "ack_token", "ack_app_id", "posting_at",
-    "queue_position", "requeued", "queued_at",
+    "queue_position", "requeued", "queued_at", "sending_at",
 }
 _UNFINISHED_SQL = sql_list(UNFINISHED)
 _FINISHED_SQL = sql_list(FINISHED)
@@ -229,7 +231,7 @@ class JobRepo:
                 if row is not None:
                     raise DuplicateJob(JobRecord.from_row(row))
             app_id, token = answer_to or (None, None)
-            rowid = await self.db.execute_if(
+            insert = (
                 f"""INSERT INTO jobs(task_type, action, parent_job_id, image_no, prompt, request_json, extra_json,
                        requester_id, guild_id, channel_id, reply_to_id, status, dedupe_key, created_at, updated_at,
                        ack_app_id, ack_token, reserved_points, queued_at)
@@ -239,31 +241,42 @@ class JobRepo:
                      AND (? = 0 OR (SELECT COALESCE(SUM({SPENT_SQL}), 0) FROM jobs WHERE requester_id = ?
                                     AND guild_id IS ? AND created_at >= ?) + ? <= ?)
                      AND (? = 0 OR (SELECT COALESCE(SUM({SPENT_SQL}), 0) FROM jobs WHERE guild_id IS ?
-                                    AND created_at >= ?) + ? <= ?)""",
-                (
-                    task_type, action, parent_job_id, image_no, prompt, json.dumps(request or {}),
-                    json.dumps(extra or {}), requester_id, guild_id, channel_id, reply_to_id,
-                    status.value, dedupe_key, now, now, app_id, token, b.points,
-                    now if status == JobStatus.QUEUED else None,
-                    unfinished_cap, requester_id, guild_id, unfinished_cap,
-                    b.member_daily, requester_id, guild_id, b.since, b.points, b.member_daily,
-                    b.server_daily, guild_id, b.since, b.points, b.server_daily,
-                ),
+                                    AND created_at >= ?) + ? <= ?)"""
             )
+            params = (
+                task_type, action, parent_job_id, image_no, prompt, json.dumps(request or {}),
+                json.dumps(extra or {}), requester_id, guild_id, channel_id, reply_to_id,
+                status.value, dedupe_key, now, now, app_id, token, b.points,
+                now if status == JobStatus.QUEUED else None,
+                unfinished_cap, requester_id, guild_id, unfinished_cap,
+                b.member_daily, requester_id, guild_id, b.since, b.points, b.member_daily,
+                b.server_daily, guild_id, b.since, b.points, b.server_daily,
+            )
+            rowid = await self.db.execute_if(insert, params)
             if rowid is None:
-                raise await self._why_refused(requester_id, guild_id, b, unfinished_cap)
+                why = await self._why_refused(requester_id, guild_id, b, unfinished_cap)
+                if why is not None:
+                    raise why
+                # nothing holds it back any more (a job ended between the INSERT and the look): once more
+                rowid = await self.db.execute_if(insert, params)
+                if rowid is None:
+                    raise await self._why_refused(requester_id, guild_id, b, unfinished_cap) or BudgetReached(
+                        "server" if b.server_daily else "member", b.server_daily or b.member_daily, 0)
         job = await self.get(rowid)
         assert job is not None
         return job
 
-    async def _why_refused(self, member: int, guild: int | None, b: Budget, cap: int) -> Exception:
+    async def _why_refused(self, member: int, guild: int | None, b: Budget, cap: int) -> Exception | None:
+        """Which condition held the INSERT back (None: none does any more, a job ended meanwhile)."""
         if cap and await self.unfinished_count(member, guild) >= cap:
             return RunningLimitReached(cap)
         mine = (await self.spent(since=b.since, guild_id=guild, member_id=member)).points
         if b.member_daily and mine + b.points > b.member_daily:
             return BudgetReached("member", b.member_daily, mine)
         server = (await self.spent(since=b.since, guild_id=guild)).points
-        return BudgetReached("server", b.server_daily, server)
+        if b.server_daily and server + b.points > b.server_daily:
+            return BudgetReached("server", b.server_daily, server)
+        return None
 
     # ------------------------------------------------------------------------------------------------ the queue
 
@@ -302,8 +315,8 @@ class JobRepo:
     async def requeue(self, local_id: int) -> JobRecord:
         """The API answered 429 before accepting it: back at the head of the queue, nothing was charged."""
         await self.db.execute(
-            "UPDATE jobs SET status = 'queued', requeued = 1, queued_at = COALESCE(queued_at, ?), updated_at = ?"
-            " WHERE id = ? AND status = 'submitting'", (time.time(), time.time(), local_id))
+            "UPDATE jobs SET status = 'queued', requeued = 1, queued_at = COALESCE(queued_at, ?), updated_at = ?,"
+            " sending_at = NULL WHERE id = ? AND status = 'submitting'", (time.time(), time.time(), local_id))
         job = await self.get(local_id)
         assert job is not None
         return job
@@ -321,7 +334,9 @@ class JobRepo:
     async def spent(self, *, since: float, guild_id: int | None, member_id: int | None = None,
                     until: float | None = None) -> Spend:
         """Points spent (reserved while running) by a member, or the whole server, on jobs made since `since`."""
-        sql = f"SELECT COALESCE(SUM({SPENT_SQL}), 0), COUNT(*) FROM jobs WHERE guild_id IS ? AND created_at >= ?"
+        # jobs counted: those sent, or waiting to be (not the ones the API refused at once)
+        sql = (f"SELECT COALESCE(SUM({SPENT_SQL}), 0), COALESCE(SUM(job_id IS NOT NULL OR status IN {_UNFINISHED_SQL}),"
+               " 0) FROM jobs WHERE guild_id IS ? AND created_at >= ?")
         params: list[Any] = [guild_id, since]
         if member_id is not None:
             sql += " AND requester_id = ?"

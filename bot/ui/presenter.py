@@ -258,6 +258,8 @@ class Presenter:
         fresh = await self.jobs.get(job.id)  # another update may have posted the message meanwhile
         if fresh is not None and fresh.finished and not job.finished:
             return  # a stale status (a queue position shown late) never covers the final message
+        if fresh is not None and not job.finished and fresh.status != job.status:
+            job = fresh  # a status that changed meanwhile (a queued job sent): show the newer one
         if fresh is not None and fresh.message_id is not None and job.message_id is None:
             job = replace_message(job, fresh.message_id)
         if job.message_id is None and job.posting_at is not None:

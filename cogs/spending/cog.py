@@ -45,7 +45,8 @@ class Spending(commands.Cog, name=COG_NAME):
     @app_commands.command(name="usage", description="Points spent: yours, or (moderators) a member's and the server's")
     @app_commands.describe(member="Moderators: whose usage to show")
     @app_commands.guild_only()
-    async def usage(self, interaction: discord.Interaction[Any], member: discord.Member | None = None) -> None:
+    async def usage(self, interaction: discord.Interaction[Any], member: discord.User | None = None) -> None:
+        # a User, not a Member: a member who left the server still has their usage
         me = member_of(interaction, self.moderator_role_ids)
         target = member.id if member is not None else me.id
         if target != me.id and not me.is_moderator:
@@ -108,10 +109,12 @@ class Spending(commands.Cog, name=COG_NAME):
 
     async def on_component(self, interaction: discord.Interaction[Any], cid: CustomId, values: list[str]) -> None:
         try:
-            if cid.action != CANCEL or not cid.job_id.startswith("q") or not cid.job_id[1:].isdigit():
+            number = cid.job_id[1:]
+            # a forged id: not ours, or a number SQLite can't hold
+            if cid.action != CANCEL or not cid.job_id.startswith("q") or not number.isdigit() or len(number) > 18:
                 raise NotAvailable("That button is no longer supported.")
             me = member_of(interaction, self.moderator_role_ids)
-            job = await self.jobs.get(int(cid.job_id[1:]))
+            job = await self.jobs.get(int(number))
             if job is None or job.guild_id != interaction.guild_id:
                 raise NotAvailable("I have no job behind that button any more.")
             await self.launcher.cancel(job.id, me)
