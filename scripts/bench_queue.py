@@ -73,7 +73,7 @@ async def bench(sizes: list[int], members: int) -> None:
                         await launcher.pump()
                         pumps.append(time.perf_counter() - t0)
                     queued = len(await repo.queued())
-                    db_kb = Path(settings.storage.database).stat().st_size / 1024
+                    db_kb = (await asyncio.to_thread(Path(settings.storage.database).stat)).st_size / 1024
                     last = launch_times[-max(1, size // 10):]
                     print(f"queue {queued:5d} ({members} members): launch p50 {ms(statistics.median(last))} "
                           f"(last 10% of launches), pump p50 {ms(statistics.median(pumps))}, "

@@ -4,7 +4,6 @@ about to send. Pure: no I/O. Reservations against budgets, /balance's "what that
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from bot.core.prompt import parse_prompt
@@ -20,7 +19,6 @@ UPSCALE_CREATIVE = 160
 TURBO_FACTOR = 2
 _TURBO_TASKS = frozenset({"diffusion", "reroll", "blend", "variation", "upscale", "pan", "outpaint", "inpaint",
                           "remix", "edit", "enhance"})
-_BS = re.compile(r"--(?:bs|batchsize)\s+([124])\b")
 
 
 def video_points(video_type: int | None, batch: int = VIDEO_DEFAULT_BATCH) -> int:
@@ -30,9 +28,11 @@ def video_points(video_type: int | None, batch: int = VIDEO_DEFAULT_BATCH) -> in
 
 
 def batch_of(prompt: str) -> int:
-    """The clips a video prompt asks for (`--bs`; without it, the API's default)."""
-    found = _BS.search(prompt or "")
-    return int(found.group(1)) if found else VIDEO_DEFAULT_BATCH
+    """The clips a video prompt asks for (`--bs`, read as the API reads flags: `x--bs 1` is words, not a flag;
+    without one, the API's default)."""
+    flag = parse_prompt(prompt or "").get("bs")
+    value = (flag.value or "").strip() if flag is not None else ""
+    return int(value) if value in ("1", "2", "4") else VIDEO_DEFAULT_BATCH
 
 
 def points_for(task_type: str, body: dict[str, Any], prompt: str = "") -> int:

@@ -81,6 +81,22 @@ def check_link(url: str, *, option: str = "link") -> str:
     return url
 
 
+# links whose path names a file that is plainly not an image (one with no extension, or an image one, may be)
+NOT_IMAGES = frozenset({"mp4", "mov", "webm", "mkv", "avi", "m4v", "mp3", "wav", "ogg", "pdf", "txt", "html", "htm",
+                        "json", "xml", "zip", "rar", "7z", "gz", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "exe",
+                        "js", "css", "svg", "psd"})
+
+
+def check_image_link(url: str, *, option: str = "link") -> str:
+    """`check_link`, and a path that doesn't name a file of another kind (`clip.mp4`, `notes.pdf`)."""
+    url = check_link(url, option=option)
+    name = urlsplit(url).path.rsplit("/", 1)[-1]
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext in NOT_IMAGES:
+        raise BadInput(f"`{option}` links to a .{ext} file, not an image (PNG, JPEG, WebP or GIF).")
+    return url
+
+
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 

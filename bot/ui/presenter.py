@@ -236,8 +236,9 @@ class Presenter:
             for i, url in enumerate(urls[:4])
         ])
         got = [r for r in results if r is not None]
-        if len(got) != len(results) or sum(len(r.data) for r in got) > max_bytes:
+        if len(got) != len(results):
             return []  # all or nothing: a partial set would hide images; links are shown instead
+        # each file within the cap (Discord's limit is per attachment): four clips of a few MB each are attached
         return [discord.File(io.BytesIO(r.data), filename=r.filename) for r in got]
 
     def upload_limit(self, job: JobRecord) -> int | None:

@@ -174,5 +174,7 @@ class Imagine(commands.Cog, name=COG_NAME):
         source = await self.launcher.follow_up_source(cid.job_id, member, guild_id=interaction.guild_id)
         what: Launch = A.press_launch(cid.action, source, cid.index, await self.member_settings.get(member.id),
                                       **values)
+        # the largest file Discord takes here, as it told this press (Animate's clips are attached within it)
+        what.extra["upload_limit"] = interaction.filesize_limit
         job = await self.launcher.launch(what, member, where)
         await answer_started(interaction, self.launcher, job)

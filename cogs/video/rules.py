@@ -22,7 +22,7 @@ from bot.core.prompt import (
     leading_image_url,
     unwrap_link,
 )
-from bot.core.sources import check_link
+from bot.core.sources import check_image_link
 from bot.legnext import models as m
 from bot.legnext.client import build
 
@@ -87,7 +87,7 @@ def video_plan(ask: VideoAsk) -> VideoPlan:
     if typed_start is not None and ask.image_url is not None:
         raise BadInput("Give the start frame either as `image` or as a link at the start of the prompt, not both.")
     if typed_start is not None:
-        typed_start = check_link(typed_start, option="the link at the start of the prompt")
+        typed_start = check_image_link(typed_start, option="the link at the start of the prompt")
     start = ask.image_url or typed_start
     if start is None:
         raise BadInput("A video needs a start frame: attach an `image`, or start the prompt with a link to one.")
@@ -110,7 +110,7 @@ def video_plan(ask: VideoAsk) -> VideoPlan:
         elif flag.name == "end":
             if end_url is not None:
                 raise BadInput("Give the end frame either as `end_image` or as `--end` in the prompt, not both.")
-            end_url = end_shown = check_link(unwrap_link(flag.value or ""), option="--end")
+            end_url = end_shown = check_image_link(unwrap_link(flag.value or ""), option="--end")
         elif flag.name == "bs":
             clips = int(flag.value or DEFAULT_BATCH)
             if batch is not None and batch != clips:
