@@ -10,9 +10,11 @@ import asyncio
 import base64
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,8 @@ import aiohttp
 import pytest
 
 from bot.legnext.simulator import RecordedRequest
-from cogs.imagine.editor import REFUSED, Token, sign
+from cogs.imagine.editor import NOT_A_MEMBER, REFUSED, Token, sign
+from cogs.imagine.regions import MAX_AREAS, MAX_POINTS, MAX_TOTAL_POINTS
 from tests.harness import ALICE, BOB, CHANNEL, GUILD, H, harness
 from tests.test_buttons_e2e import click, grid, posts, upscale
 from tests.test_web import free_port
@@ -67,6 +70,12 @@ async def editor_link(h: H, up: Any, user_id: int = ALICE) -> str:
     assert list(links) == ["Open the region editor"], answer.components
     assert not answer.buttons()[0][2]  # a link button has no custom_id
     return links["Open the region editor"]
+
+
+def live(name: str) -> Any:
+    """The module the running bot uses: unloading an extension (each harness does) drops its modules, and the next
+    harness imports them again, so a test patches the live one, not the one it imported."""
+    return sys.modules[name]
 
 
 def inpaints(h: H) -> list[RecordedRequest]:
@@ -553,3 +562,149 @@ async def test_without_a_public_url_the_cell_picker_stays(tmp_path: Path) -> Non
         assert inter.message is not None and inter.message.selects() and not inter.message.links()
         status, _text, _ = await get(f"http://127.0.0.1:{port}/region/static/region.js")
         assert status == 404  # nothing is mounted
+
+
+# ------------------------------------------------------------------------------------------------------ review fixes
+
+async def test_the_link_is_checked_before_the_body_and_a_slow_body_is_cut_off(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refused link is answered without waiting for its body; a body still arriving after BODY_TIMEOUT_S is
+    refused (408) and costs nothing, and the link stays good."""
+    async with editor_harness(tmp_path) as (h, port):
+        monkeypatch.setattr(live("cogs.imagine.web"), "BODY_TIMEOUT_S", 0.5)
+        up, _g = await upscaled(h)
+        url = await editor_link(h, up)
+        await open_page(url)
+        before = api_calls(h)
+        path = "/" + url.split("/", 3)[3]
+
+        async def ask(target: str, declared: int, sent: bytes) -> tuple[int, Any]:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {declared}\r\nConnection: close\r\n\r\n".encode() + sent)
+            await writer.drain()
+            # answered while the rest of the body never comes (the server then drains it for a while, then closes)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            data = await asyncio.wait_for(reader.readexactly(length), 5)
+            writer.close()
+            return int(head.split(b" ", 2)[1]), json.loads(data)
+
+        status, answer = await ask(path + "x", 1000, b"")  # a tampered link: 404 with no body read at all
+        assert status == 404 and answer["final"], answer
+        body = json.dumps(good_body()).encode()
+        status, answer = await ask(path, len(body), body[:20])
+        assert status == 408 and "nothing was started" in answer["error"] and not answer.get("final"), answer
+        assert api_calls(h) == before
+        status, answer = await post(url, good_body())
+        assert status == 200 and answer["ok"], answer
+
+
+async def test_a_member_who_left_or_a_discord_that_cant_be_asked(tmp_path: Path) -> None:
+    """At submission the member is fetched from Discord: one who left the server is refused for good; when Discord
+    can't be asked nothing starts (the snapshot of the press isn't trusted) and the link stays good."""
+    async with editor_harness(tmp_path) as (h, _port):
+        up, _g = await upscaled(h)
+        url = await editor_link(h, up)
+        await open_page(url)
+        before = api_calls(h)
+        fault = h.fake.inject_fault("GET", r"/guilds/\d+/members/\d+$", status=503, count=None)
+        status, answer = await post(url, good_body())
+        assert status == 503 and "couldn't check with Discord" in answer["error"] and not answer["final"], answer
+        assert fault.hits >= 1
+        fault.remove()
+        kept = h.fake.members.pop(ALICE)
+        status, answer = await post(url, good_body())
+        assert status == 403 and answer["error"] == NOT_A_MEMBER and answer["final"], answer
+        assert api_calls(h) == before
+        h.fake.members[ALICE] = kept  # back in the server: the same link still works
+        status, answer = await post(url, good_body())
+        assert status == 200 and answer["ok"], answer
+        assert api_calls(h) == before + 1
+
+
+async def test_an_image_that_cant_be_shown_says_so_and_the_next_press_offers_the_grid(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An image over the editor's own cap whose size isn't declared is cut off midway: the page says the image
+    didn't load; reloaded, it says plainly that the image can't be shown (not "in a moment") and suggests the 3x3
+    grid, which the next press of Vary (Region) offers."""
+    async with editor_harness(tmp_path) as (h, _port), browser() as b:
+        monkeypatch.setattr(live("cogs.imagine.editor"), "SHOWN_MAX_BYTES", 100)  # its header fits
+        monkeypatch.setattr(live("cogs.imagine.editor"), "_declared_length", lambda resp: None)  # as if chunked
+        up, _g = await upscaled(h)
+        url = await editor_link(h, up)
+        page = await b.new_page(viewport={"width": 1024, "height": 768})
+        response = await page.goto(url)
+        assert response is not None and response.status == 200  # its header was read: its size is known
+        await until(page, "document.getElementById('note').textContent.includes(\"didn't load\")")
+        again = await page.goto(url)
+        assert again is not None and again.status == 502
+        sentence = await page.inner_text("#refused")
+        assert "can't show this image" in sentence and "larger than the 50 MB" in sentence, sentence
+        assert "3×3 grid" in sentence and "moment" not in sentence
+        assert (await get(url + "/image"))[0] == 502
+        inter = await click(h, up, "Vary (Region)")
+        assert inter.message is not None and inter.message.selects() and not inter.message.links()
+
+
+async def test_the_page_keeps_to_the_bots_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page is told the bot's limits (data-* attributes): past the points the regions may have together it
+    simplifies a lasso to fit, then refuses a new region with a sentence, as it does past the number of regions."""
+    async with editor_harness(tmp_path) as (h, _port), browser() as b:
+        up, _g = await upscaled(h)
+        url = await editor_link(h, up)
+        status, text, _ = await get(url)
+        assert status == 200
+        assert f'data-max-regions="{MAX_AREAS}"' in text and f'data-max-points="{MAX_POINTS}"' in text
+        assert f'data-max-total-points="{MAX_TOTAL_POINTS}"' in text
+        web_module = live("cogs.imagine.web")
+        monkeypatch.setattr(web_module, "MAX_AREAS", 3)
+        monkeypatch.setattr(web_module, "MAX_TOTAL_POINTS", 10)
+        page = await b.new_page(viewport={"width": 1024, "height": 768})
+        await page.goto(url)
+        await image_shown(page)
+        box = await canvas_box(page)
+
+        async def rect(on: Any, x: float, y: float) -> None:
+            await on.mouse.move(box["x"] + x, box["y"] + y)
+            await on.mouse.down()
+            await on.mouse.move(box["x"] + x + 60, box["y"] + y + 40, steps=3)
+            await on.mouse.up()
+
+        await rect(page, 20, 20)
+        await rect(page, 120, 20)
+        assert await page.inner_text("#count") == "2 regions marked."
+        await rect(page, 220, 20)  # 8 points used, a rectangle needs 4 more
+        assert await page.inner_text("#count") == "2 regions marked."
+        assert "use all the points one job takes (10 in all)" in await page.inner_text("#note.error")
+        await page.click("#undo")
+        assert await page.is_hidden("#note")
+        await page.click("#tool-lasso")  # 6 points left: a circle traced with many points is simplified to fit
+        centre = (box["x"] + 300, box["y"] + 200)
+        await page.mouse.move(centre[0] + 80, centre[1])
+        await page.mouse.down()
+        for i in range(1, 61):
+            a = 2 * math.pi * i / 60
+            await page.mouse.move(centre[0] + 80 * math.cos(a), centre[1] + 80 * math.sin(a))
+        await page.mouse.up()
+        assert await page.inner_text("#count") == "2 regions marked."
+        assert "simplified to" in await page.inner_text("#note")
+        await page.click("#tool-rect")
+        await rect(page, 20, 300)  # a third region: no points left
+        assert await page.inner_text("#count") == "2 regions marked."
+        assert "use all the points" in await page.inner_text("#note.error")
+
+        monkeypatch.setattr(web_module, "MAX_AREAS", 1)  # a page told of one region at most
+        other = await b.new_page(viewport={"width": 1024, "height": 768})
+        await other.goto(url)
+        await image_shown(other)
+        await rect(other, 20, 20)
+        await rect(other, 120, 20)
+        assert await other.inner_text("#count") == "1 region marked."
+        assert "as many regions as one job takes (1)" in await other.inner_text("#note.error")
+        await other.close()
+
+        await page.click("#submit")
+        await page.wait_for_selector("#status.ok")
+        (req,) = inpaints(h)
+        assert sum(len(a["points"]) // 2 for a in req.json["mask"]["areas"]) <= 10

@@ -58,9 +58,17 @@ async def region_editor(bot: commands.Bot, s: Services) -> RegionEditor | None:
                 return attachment.url
         return None
 
+    async def fetch_member(guild_id: int, user_id: int) -> discord.Member | None:
+        """The member as Discord knows them now: a REST fetch (the bot has no members intent, so no cache of them)."""
+        try:
+            guild = bot.get_guild(guild_id) or await bot.fetch_guild(guild_id)
+            return await guild.fetch_member(user_id)
+        except discord.NotFound:  # 10007 Unknown Member (left or was removed); 10004 Unknown Guild
+            return None
+
     editor = RegionEditor(settings=s.settings, meta=s.meta, sessions=RegionSessionRepo(s.meta.db),
                           launcher=s.launcher, jobs=s.jobs, member_settings=s.member_settings, http=http,
-                          attachment_url=attachment_url)
+                          attachment_url=attachment_url, fetch_member=fetch_member)
     await editor.start()
     web.mount(ROUTE, RegionPages(editor).handle)
     return editor

@@ -19,9 +19,14 @@
   const submit = document.getElementById("submit");
   const count = document.getElementById("count");
   const status = document.getElementById("status");
+  const noteBox = document.getElementById("note");
 
-  const MAX_REGIONS = 20;
-  const MAX_LASSO_POINTS = 200;
+  // the bot's limits, as the server wrote them into the page: what the page sends is always accepted
+  const limit = (value, fallback) => (Number.isInteger(Number(value)) && Number(value) > 0 ? Number(value) : fallback);
+  const MAX_REGIONS = limit(main.dataset.maxRegions, 20);
+  const MAX_POINTS = limit(main.dataset.maxPoints, 500); // of one region
+  const MAX_TOTAL_POINTS = limit(main.dataset.maxTotalPoints, 2000); // of all regions together
+  const LASSO_POINTS = Math.min(200, MAX_POINTS); // a lasso is simplified to at most this many, room or not
   const MIN_DRAG_CSS = 4; // a smaller drag is a tap, not a region
 
   let tool = "rect";
@@ -48,7 +53,14 @@
     return [x, y];
   }
 
+  // the stage is never taller than the screen (region.css): it needs the image's shape
+  function shape() {
+    const [w, h] = imageSize();
+    if (w > 0 && h > 0) stage.style.setProperty("--ratio", String(w / h));
+  }
+
   function fit() {
+    shape();
     const r = canvas.getBoundingClientRect();
     const dpr = window.devicePixelRatio || 1;
     canvas.width = Math.max(1, Math.round(r.width * dpr));
@@ -130,20 +142,68 @@
     return Math.abs(s) / 2;
   }
 
+  function pointsUsed() {
+    return shapes.reduce((n, pts) => n + pts.length, 0);
+  }
+
+  function pointsLeft() {
+    return MAX_TOTAL_POINTS - pointsUsed();
+  }
+
+  // the page's own notes, shown over the image (where the member is looking while drawing): an error stays until
+  // the next change, a passing remark goes after a few seconds
+  let noteTimer = 0;
+  function note(text, kind) {
+    clearTimeout(noteTimer);
+    noteBox.textContent = text;
+    noteBox.className = "note" + (kind ? " " + kind : "");
+    noteBox.hidden = false;
+    if (kind !== "error") noteTimer = setTimeout(unnote, 6000);
+  }
+
+  function unnote() {
+    clearTimeout(noteTimer);
+    noteBox.textContent = "";
+    noteBox.hidden = true;
+  }
+
+  const FULL = () => "The regions marked use all the points one job takes (" + MAX_TOTAL_POINTS + " in all); undo " +
+    "one to mark another, or draw fewer, simpler outlines.";
+
+  // the region drawn, or null (a tap; or no room left, said on the page)
   function finish(d) {
     const { sx, sy } = scale();
     const pts = outline(d);
     const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
     const wide = (Math.max(...xs) - Math.min(...xs)) / sx, tall = (Math.max(...ys) - Math.min(...ys)) / sy;
     if (wide < MIN_DRAG_CSS || tall < MIN_DRAG_CSS) return null;
-    if (d.kind === "rect") return pts;
+    const room = Math.min(MAX_POINTS, pointsLeft());
+    if (d.kind === "rect") {
+      if (room < 4) { note(FULL(), "error"); return null; }
+      return pts;
+    }
+    if (room < 3) { note(FULL(), "error"); return null; }
     let eps = 1;
     let out = simplify(pts, eps);
-    while (out.length > MAX_LASSO_POINTS) {
+    while (out.length > LASSO_POINTS) {
       eps *= 2;
       out = simplify(pts, eps);
     }
-    return out.length >= 3 && area(out) > 0 ? out : null;
+    const squeezed = out.length > room; // simplified further than usual: the points left don't allow more
+    while (out.length > room) {
+      eps *= 2;
+      out = simplify(pts, eps);
+    }
+    const sent = toMask(out);
+    if (out.length < 3 || area(sent) === 0) {
+      note(squeezed ? FULL() : "That outline has no area to redraw; draw around the part to vary.", "error");
+      return null;
+    }
+    if (squeezed) {
+      note("That outline was simplified to " + out.length + " points: one job takes at most " + MAX_TOTAL_POINTS +
+        " points in all regions together.", "");
+    }
+    return out;
   }
 
   function update() {
@@ -180,7 +240,11 @@
   canvas.addEventListener("pointerdown", (ev) => {
     if (done || busy || drawing || (ev.pointerType === "mouse" && ev.button !== 0)) return;
     if (shapes.length >= MAX_REGIONS) {
-      say("That's as many regions as one job takes (" + MAX_REGIONS + "); undo one to mark another.", "error");
+      note("That's as many regions as one job takes (" + MAX_REGIONS + "); undo one to mark another.", "error");
+      return;
+    }
+    if (pointsLeft() < (tool === "rect" ? 4 : 3)) {
+      note(FULL(), "error");
       return;
     }
     ev.preventDefault();
@@ -207,6 +271,7 @@
       const p = toImage(ev);
       if (drawing.kind === "rect") drawing.points = [drawing.points[0], p];
       else drawing.points.push(p);
+      unnote(); // an earlier note no longer applies; finish may say another
       const shape = finish(drawing);
       if (shape) shapes.push(shape);
     }
@@ -224,27 +289,33 @@
 
   rectTool.addEventListener("click", () => pick("rect"));
   lassoTool.addEventListener("click", () => pick("lasso"));
-  undoBtn.addEventListener("click", () => { shapes.pop(); draw(); update(); });
-  clearBtn.addEventListener("click", () => { shapes = []; draw(); update(); });
+  undoBtn.addEventListener("click", () => { shapes.pop(); unnote(); draw(); update(); });
+  clearBtn.addEventListener("click", () => { shapes = []; unnote(); draw(); update(); });
   prompt.addEventListener("input", update);
   document.addEventListener("keydown", (ev) => {
     if ((ev.ctrlKey || ev.metaKey) && ev.key.toLowerCase() === "z" && ev.target !== prompt && !done && !busy) {
       ev.preventDefault();
-      shapes.pop(); draw(); update();
+      shapes.pop(); unnote(); draw(); update();
     }
   });
 
-  function mask() {
+  // a region in the mask's whole pixels, as it is sent
+  function toMask(pts) {
     const [w, h] = imageSize();
     const clamp = (v, hi) => Math.min(Math.max(v, 0), hi);
-    return shapes.map((pts) => pts.flatMap(([x, y]) =>
-      [clamp(Math.round(x * maskW / w), maskW), clamp(Math.round(y * maskH / h), maskH)]));
+    return pts.map(([x, y]) => [clamp(Math.round(x * maskW / w), maskW), clamp(Math.round(y * maskH / h), maskH)]);
+  }
+
+  function mask() {
+    return shapes.map((pts) => toMask(pts).flat());
   }
 
   submit.addEventListener("click", async () => {
     if (submit.disabled) return;
+    if (shapes.length > MAX_REGIONS || pointsUsed() > MAX_TOTAL_POINTS) { note(FULL(), "error"); return; }
     busy = true;
     update();
+    unnote();
     say("Sending…");
     let reply = null;
     try {
@@ -275,6 +346,13 @@
     update();
   });
 
+  function broken() {
+    note("The image didn't load. Reload this page: if the image can't be shown here, the page says why.", "error");
+  }
+  img.addEventListener("error", broken);
+  if (img.complete && !img.naturalWidth) broken();
+
+  shape();
   if (window.ResizeObserver) new ResizeObserver(fit).observe(canvas);
   window.addEventListener("resize", fit);
   if (img.complete) fit(); else img.addEventListener("load", fit);
