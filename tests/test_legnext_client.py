@@ -6,6 +6,7 @@ Nothing here reaches api.legnext.ai: every client points at a `running_simulator
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import socket
@@ -16,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from bot.legnext import models as m
 from bot.legnext.client import LegnextClient, parse_retry_after
@@ -32,6 +34,7 @@ from bot.legnext.errors import (
     SubmitOutcomeUnknown,
     TooLarge,
     TransportError,
+    UnexpectedResponse,
 )
 from bot.legnext.simulator import ZERO_TIME, Simulator, running_simulator
 
@@ -383,6 +386,71 @@ async def test_envelope_error_in_a_200_answer_is_raised(sim: Simulator) -> None:
         c = LegnextClient(base_url="http://legnext.invalid/api", api_key=KEY, http=http)
         with pytest.raises(ContentRefused, match="not allowed for this account"):
             await c.edit("job", 0, {"width": 10, "height": 10}, {"width": 5, "height": 5, "x": 0, "y": 0}, "x")
+
+
+@contextlib.asynccontextmanager
+async def odd_api(answer: Callable[[], web.StreamResponse]) -> AsyncIterator[tuple[LegnextClient, list[str]]]:
+    """A local server in place of the API that gives every request `answer()`, and a client pointed at it."""
+    hits: list[str] = []
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        hits.append(f"{request.method} {request.path}")
+        return answer()
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with make_client(f"http://127.0.0.1:{port}/api") as c:
+            yield c, hits
+    finally:
+        await runner.cleanup()
+
+
+def undecodable() -> web.StreamResponse:
+    """A body httpx can't decode (a proxy that says gzip over plain bytes): httpx.DecodingError, no TransportError."""
+    return web.Response(body=b"this is not gzip at all",
+                        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+
+
+async def test_an_answer_that_cannot_be_decoded_is_a_legnext_error() -> None:
+    async with odd_api(undecodable) as (c, hits):
+        with pytest.raises(UnexpectedResponse, match="could not be read"):
+            await c.get_job("abc")
+        with pytest.raises(UnexpectedResponse):
+            await c.balance()
+        assert len(hits) == 2  # an unreadable answer is not retried like a dropped connection
+        hits.clear()
+        # a submit was sent and answered: the job may exist, so it is "outcome unknown", never sent again
+        with pytest.raises(SubmitOutcomeUnknown, match="may or may not have started"):
+            await c.diffusion("a fox")
+        assert hits == ["POST /api/v1/diffusion"]
+
+
+@pytest.mark.parametrize("body", [
+    {"code": 500, "message": "system busy", "data": None},
+    {"code": 200, "message": "success", "data": {"balance_usd": 72.048, "available_credits": 71000}},
+    {"code": 200, "message": "success", "data": {"available_credits": 0, "available_points": "n/a"}},
+    {"code": 200, "data": []},
+    [1, 2, 3],
+])
+async def test_a_balance_answer_without_readable_figures_is_not_a_balance(body: Any) -> None:
+    async with odd_api(lambda: web.json_response(body)) as (c, _):
+        with pytest.raises(UnexpectedResponse, match="couldn't read the balance"):
+            await c.balance()
+
+
+async def test_a_balance_answer_with_the_documented_quirks_is_read() -> None:
+    body = {"code": "200", "data": {"available_credits": "71000", "available_points": 1048.0, "balance_usd": "72.048",
+                                    "something_new": {"x": 1}}, "extra": True}
+    async with odd_api(lambda: web.json_response(body)) as (c, _):
+        bal = await c.balance()
+    assert (bal.data.available_credits, bal.data.available_points) == (71000, 1048)
+    assert bal.data.spendable_points == 72048 and bal.data.balance_usd == pytest.approx(72.048)
 
 
 # ------------------------------------------------------------------------------------------------ 5./6. submit retries

@@ -321,7 +321,11 @@ def test_balance_with_arbitrary_json_values_parses(raw: dict[str, Any], data: di
     for candidate in (raw, {**raw, "data": {**extra, **data}}):
         bal = Balance.model_validate(candidate)
         assert isinstance(bal.code, int) and isinstance(bal.message, str)
-        assert isinstance(bal.data.available_points, int) and isinstance(bal.data.balance_usd, float)
+        for figure in (bal.data.available_credits, bal.data.available_points):  # an unreadable figure is unknown
+            assert figure is None or (isinstance(figure, int) and not isinstance(figure, bool))
+        assert bal.data.balance_usd is None or isinstance(bal.data.balance_usd, float)
+        assert (bal.data.spendable_points is None) == (
+            bal.data.available_credits is None or bal.data.available_points is None)
         assert isinstance(bal.data.low_balance_alert, bool)
 
 
@@ -424,6 +428,23 @@ def test_doc_balance() -> None:
     assert bal.data.available_credits == 71000 and bal.data.available_points == 1048
     assert bal.data.alert_threshold == 10 and bal.data.low_balance_alert is False
     assert bal.data.updated_at == "2025-11-05T08:22:37.784663288Z"
+
+
+@pytest.mark.parametrize(("raw", "figure"), [
+    (1048, 1048), ("1048", 1048), (" 1048 ", 1048), (1048.0, 1048), ("1048.9", 1048), (-5, -5),
+    (None, None), ("", None), ("n/a", None), (True, None), (False, None), ([], None), ({}, None), ("NaN", None),
+    (float("inf"), None), ("1e400", None),
+])
+def test_balance_figures_are_numbers_or_unknown_never_zero_by_default(raw: Any, figure: int | None) -> None:
+    d = Balance.model_validate({"data": {"available_credits": 71000, "available_points": raw}}).data
+    assert d.available_points == figure
+    assert d.spendable_points == (None if figure is None else 71000 + figure)
+    absent = Balance.model_validate({"data": {}})
+    assert (absent.data.available_credits, absent.data.available_points, absent.data.balance_usd) == (None,) * 3
+    assert absent.problem() == "no readable available_credits or available_points"
+    assert Balance.model_validate({"code": 500, "message": "system busy", "data": None}).problem() == (
+        "code 500 (system busy)")
+    assert Balance.model_validate_json(DOC_BALANCE).problem() is None
 
 
 def test_doc_flat_error_and_envelope_error() -> None:

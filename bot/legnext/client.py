@@ -160,6 +160,10 @@ class LegnextClient:
                 self._observe(path, "GET", 0, started)
                 last = TransportError(f"{type(e).__name__} talking to the Legnext API")
                 continue
+            except httpx.HTTPError as e:  # answered, but the answer can't be read (DecodingError, ...): no retry
+                self._observe(path, "GET", 0, started)
+                raise UnexpectedResponse(
+                    f"the Legnext API's answer could not be read ({type(e).__name__})") from None
             self._observe(path, "GET", resp.status_code, started)
             if resp.status_code == 429 or resp.status_code >= 500:
                 last = self._error(resp)
@@ -193,6 +197,12 @@ class LegnextClient:
                 raise SubmitOutcomeUnknown(
                     f"no answer from the Legnext API ({type(e).__name__}); the job may or may not have started"
                 ) from None
+            except httpx.HTTPError as e:  # sent and answered, but the answer can't be read: the job may exist
+                self._observe(path, "POST", 0, started)
+                log.warning("POST %s outcome unknown: unreadable answer (%s)", path, type(e).__name__)
+                raise SubmitOutcomeUnknown(
+                    f"the Legnext API's answer could not be read ({type(e).__name__}); the job may or may not have "
+                    "started") from None
             self._observe(path, "POST", resp.status_code, started)
             if resp.status_code == 429:
                 err = self._error(resp)
@@ -249,9 +259,15 @@ class LegnextClient:
         return m.Job.model_validate(data if isinstance(data, dict) else {})
 
     async def balance(self, *, retries: int | None = None) -> m.Balance:
-        """The account's balance. `retries` replaces `read_retries` for this one read (the start-up check uses 1)."""
+        """The account's balance. `retries` replaces `read_retries` for this one read (the start-up check uses 1).
+        An answer that is not a reading (an error `code` in the body, no readable credits or points) raises
+        `UnexpectedResponse`: an unread balance is never taken for an empty one."""
         data = await self._get("/account/balance", retries=retries)
-        return m.Balance.model_validate(data if isinstance(data, dict) else {})
+        bal = m.Balance.model_validate(data if isinstance(data, dict) else {})
+        problem = bal.problem()
+        if problem is not None:
+            raise UnexpectedResponse(f"couldn't read the balance from the Legnext API's answer: {problem}")
+        return bal
 
     # one method per endpoint ------------------------------------------------------------------------------------
 

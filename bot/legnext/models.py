@@ -7,6 +7,7 @@ legnext-notes.md: empty and zero timestamps, both error body shapes, unknown sta
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -56,10 +57,38 @@ def _dict_or_none(v: Any) -> Any:
     return v if isinstance(v, dict) else None
 
 
+def _figure_float(v: Any) -> float | None:
+    """A figure of the balance: a finite number, or a string holding one ("72.048"); anything else (absent, null,
+    "n/a", true, NaN) is None: not known, never 0."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v.strip() if isinstance(v, str) else v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _figure_int(v: Any) -> int | None:
+    """A whole-number figure of the balance ("1048", 1048.0 and 1048 alike); unreadable -> None, as above."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    if isinstance(v, str):
+        try:
+            return int(v.strip())
+        except ValueError:
+            pass
+    f = _figure_float(v)
+    return None if f is None else int(f)
+
+
 # Field types that take any JSON value the API might send instead of failing the whole job object.
 Text = Annotated[str, BeforeValidator(_lenient_str)]
 Int = Annotated[int, BeforeValidator(_lenient_int)]
 Float = Annotated[float, BeforeValidator(_lenient_float)]
+# A balance figure: None when the answer doesn't hold a readable number (an unread balance is not an empty one).
+Figure = Annotated[int | None, BeforeValidator(_figure_int)]
+FigureFloat = Annotated[float | None, BeforeValidator(_figure_float)]
 
 
 class Usage(_Lenient):
@@ -244,10 +273,13 @@ class ErrorBody(_Lenient):
 
 
 class BalanceData(_Lenient):
+    """GET /account/balance's `data`. The figures are in thousandths of a dollar (docs: balance_usd 72.048 =
+    71,000 credits + 1,048 points); each is None when the answer has no readable number for it."""
+
     account_id: int | str | None = None
-    balance_usd: Float = 0.0
-    available_credits: Int = 0
-    available_points: Int = 0
+    balance_usd: FigureFloat = None
+    available_credits: Figure = None
+    available_points: Figure = None
     alert_threshold: float | None = None
     low_balance_alert: bool = False
     updated_at: str | None = None
@@ -277,6 +309,13 @@ class BalanceData(_Lenient):
     def _updated(cls, v: Any) -> str | None:
         return v if isinstance(v, str) else None
 
+    @property
+    def spendable_points(self) -> int | None:
+        """What the account can still spend, in points (1,000 per USD): its credits plus its bonus points. None
+        unless both figures were read."""
+        if self.available_credits is None or self.available_points is None:
+            return None
+        return self.available_credits + self.available_points
 
 
 class Balance(_Lenient):
@@ -288,6 +327,14 @@ class Balance(_Lenient):
     @classmethod
     def _d(cls, v: Any) -> Any:
         return v if isinstance(v, dict) else {}
+
+    def problem(self) -> str | None:
+        """Why this answer is not a reading of the balance (an error `code` in the body of an HTTP 200, a figure
+        missing or unreadable), or None when it is one."""
+        if self.code != 200:
+            return f"code {self.code}" + (f" ({self.message[:100]})" if self.message else "")
+        missing = [k for k in ("available_credits", "available_points") if getattr(self.data, k) is None]
+        return f"no readable {' or '.join(missing)}" if missing else None
 
 
 # --------------------------------------------------------------------------------------------------------------------
