@@ -151,7 +151,8 @@ class LimitsConfig(_Section):
 class ModerationConfig(_Section):
     moderator_role_ids: list[int] = Field(default_factory=list)
     alert_channel_id: int = 0
-    # one alert when the account's available points fall below this (0 = off); checked every interval
+    # one alert when the points the account can still spend (credits + bonus points) fall below this (0 = off);
+    # checked every interval
     balance_alert_points: int = Field(default=0, ge=0)
     balance_check_interval_s: float = Field(default=900.0, gt=0)
 

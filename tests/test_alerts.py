@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +23,7 @@ from bot.core.alerts import (
     after_answer,
     after_balance,
     after_refusal,
+    alert_nonce,
     balance_failure,
     buys_text,
     dump_state,
@@ -145,6 +148,24 @@ def test_state_round_trips_and_garbage_is_the_empty_state() -> None:
         Notice(LOW_BALANCE),)
 
 
+def test_each_alert_has_its_own_nonce_the_same_on_every_try_and_across_a_restart() -> None:
+    s, low = after_balance(AlertState(), 10, 100)
+    s, key = after_answer(s, "POST", 401)
+    assert low is not None and key is not None
+    nonces = {alert_nonce(low), alert_nonce(key)}
+    assert len(nonces) == 2 and all(len(x) <= 25 for x in nonces)  # Discord's limit
+    assert alert_nonce(replace(low, points=5, usd=0.005)) == alert_nonce(low)  # figures filled in: the same alert
+    again = load_state(dump_state(s))  # a restart
+    assert [alert_nonce(n) for n in again.owed] == [alert_nonce(low), alert_nonce(key)]
+    # the next crossing is another alert (another message), even after a restart
+    s, _ = after_balance(sent(sent(again, low), key), 5000, 100)
+    s, low2 = after_balance(load_state(dump_state(s)), 10, 100)
+    s, key2 = after_answer(after_answer(s, "GET", 200)[0], "GET", 401)
+    assert low2 is not None and key2 is not None
+    assert len(nonces | {alert_nonce(low2), alert_nonce(key2)}) == 4
+    assert len(alert_nonce(replace(low2, seq=10**15 - 1))) <= 25
+
+
 # ------------------------------------------------------------------------------------------------ sentences
 
 def test_what_points_buy() -> None:
@@ -156,10 +177,10 @@ def test_what_points_buy() -> None:
 
 def test_alert_texts_name_the_figures_and_hold_no_mentions() -> None:
     low = notice_text(Notice(LOW_BALANCE, 970, 1000, 0.97))
-    assert "**970** points left ($0.97)" in low and "1,000 points" in low
+    assert "**970** spendable points left ($0.97)" in low and "1,000 points" in low
     assert "about 12 imagines, or 8 upscales, or 2 480p videos" in low
     out = notice_text(Notice(NO_CREDITS, 50, None, 0.05))
-    assert out.endswith("Available: **50** points ($0.05).")
+    assert out.endswith("Available: **50** spendable points ($0.05).")
     assert notice_text(Notice(BAD_KEY)).startswith("⚠️ Legnext refused the bot's API key")
     for text in (low, out, notice_text(Notice(BAD_KEY))):
         assert "@" not in text and "<" not in text
@@ -172,6 +193,7 @@ def test_alert_texts_name_the_figures_and_hold_no_mentions() -> None:
     (api.TransportError("ConnectError"), "isn't answering properly"),
     (TimeoutError(), "didn't answer in time"),
     (api.NotFound(status=404), "(HTTP 404)"),
+    (api.UnexpectedResponse("couldn't read the balance: code 500"), "couldn't read the balance"),
 ])
 def test_balance_failures_are_sentences(exc: BaseException, words: str) -> None:
     text = balance_failure(exc)
@@ -190,7 +212,8 @@ class FakeApi:
         self.reads += 1
         if self.fail is not None:
             raise self.fail
-        return Balance.model_validate({"data": {"available_points": self.points, "balance_usd": self.points / 1000}})
+        return Balance.model_validate({"data": {"available_credits": 0, "available_points": self.points,
+                                                "balance_usd": self.points / 1000}})
 
 
 async def test_watch_posts_once_retries_a_refused_post_and_remembers(tmp_path: Path) -> None:
@@ -198,7 +221,7 @@ async def test_watch_posts_once_retries_a_refused_post_and_remembers(tmp_path: P
     posted: list[str] = []
     accept = [False]
 
-    async def post(text: str) -> bool:
+    async def post(text: str, nonce: str) -> bool:
         if accept[0]:
             posted.append(text)
         return accept[0]
@@ -218,7 +241,7 @@ async def test_watch_posts_once_retries_a_refused_post_and_remembers(tmp_path: P
             assert load_state(await meta.get(META_KEY)).owed == watch.state.owed
             accept[0] = True
             await asyncio.sleep(0.2)  # tried again
-            assert len(posted) == 1 and "**40** points" in posted[0]
+            assert len(posted) == 1 and "**40** spendable points" in posted[0]
             await asyncio.sleep(0.2)
             assert len(posted) == 1
         finally:
@@ -239,7 +262,7 @@ async def test_watch_refused_names_the_balance_and_waits_for_the_post(tmp_path: 
     cfg = SimpleNamespace(balance_alert_points=0, balance_check_interval_s=900)
     posted: list[str] = []
 
-    async def post(text: str) -> bool:
+    async def post(text: str, nonce: str) -> bool:
         await asyncio.sleep(0.05)
         posted.append(text)
         return True
@@ -266,7 +289,7 @@ async def test_a_refused_post_is_tried_again_less_and_less_often(tmp_path: Path)
     cfg = SimpleNamespace(balance_alert_points=0, balance_check_interval_s=900)
     tries: list[str] = []
 
-    async def post(text: str) -> bool:
+    async def post(text: str, nonce: str) -> bool:
         tries.append(text)
         return len(tries) > 5
 
@@ -286,3 +309,140 @@ async def test_a_refused_post_is_tried_again_less_and_less_often(tmp_path: Path)
             assert len(tries) == 6 and watch.state.owed == () and watch._retry_at is None
         finally:
             await watch.stop()
+
+
+@pytest.mark.parametrize("data", [
+    {"available_credits": 0, "available_points": 10},
+    {"available_credits": "10", "available_points": "0"},  # numbers as strings: still numbers
+])
+async def test_the_threshold_counts_credits_and_points(tmp_path: Path, data: dict[str, object]) -> None:
+    posted: list[str] = []
+
+    async def post(text: str, nonce: str) -> bool:
+        posted.append(text)
+        return True
+
+    async def rich() -> Balance:  # the docs' example: $72.048 = 71,000 credits + 1,048 points
+        return Balance.model_validate({"code": 200, "data": {"balance_usd": 72.048, "available_credits": 71000,
+                                                             "available_points": 1048, "extra": "ignored"}})
+
+    async def poor() -> Balance:
+        return Balance.model_validate({"data": data})
+
+    cfg = SimpleNamespace(balance_alert_points=5000, balance_check_interval_s=900)
+    async with Database(tmp_path / "db.sqlite3") as db:
+        for read in (rich, poor):
+            watch = AlertWatch(meta=MetaRepo(db), read_balance=read, post=post, config=cfg)
+            await watch.start()
+            try:
+                await watch.check()
+            finally:
+                await watch.stop()
+    (text,) = posted
+    assert "**10** spendable points left" in text
+
+
+@pytest.mark.parametrize("body", [
+    {"code": 500, "message": "system busy", "data": None},
+    {"code": 402, "data": {"available_credits": 0, "available_points": 0}},
+    {"data": {"available_points": 10}},                                   # no credits: the sum is not known
+    {"data": {"available_credits": 10, "available_points": None}},
+    {"data": {"available_credits": True, "available_points": 10}},
+    {"data": {"available_credits": 0, "available_points": "NaN"}},
+])
+async def test_a_check_without_readable_figures_decides_nothing(tmp_path: Path, body: dict[str, object]) -> None:
+    posted: list[str] = []
+
+    async def post(text: str, nonce: str) -> bool:
+        posted.append(text)
+        return True
+
+    async def read() -> Balance:
+        return Balance.model_validate(body)
+
+    cfg = SimpleNamespace(balance_alert_points=1000, balance_check_interval_s=900)
+    async with Database(tmp_path / "db.sqlite3") as db:
+        watch = AlertWatch(meta=MetaRepo(db), read_balance=read, post=post, config=cfg)
+        await watch.start()
+        try:
+            await watch.check()
+            assert watch.state == AlertState() and posted == []
+            # an out-of-credits alert asks for the figures: without them it is posted without figures
+            watch.answered("diffusion", "POST", 402, 0.1)
+            assert await watch.refused(Alert.OUT_OF_CREDITS)
+            assert posted == [notice_text(Notice(NO_CREDITS))]
+        finally:
+            await watch.stop()
+
+
+async def test_refused_says_whether_the_alert_is_out(tmp_path: Path) -> None:
+    accept = [False]
+    nonces: list[str] = []
+
+    async def post(text: str, nonce: str) -> bool:
+        nonces.append(nonce)
+        return accept[0]
+
+    cfg = SimpleNamespace(balance_alert_points=0, balance_check_interval_s=900)
+    async with Database(tmp_path / "db.sqlite3") as db:
+        watch = AlertWatch(meta=MetaRepo(db), read_balance=FakeApi(50).balance, post=post, config=cfg)
+        await watch.start()
+        try:
+            assert await watch.refused(Alert.BAD_KEY) is False  # Discord refused the post: still owed
+            assert await watch.refused(Alert.BAD_KEY) is False
+            accept[0] = True
+            watch._retry_at = None
+            await watch.flush()
+            assert await watch.refused(Alert.BAD_KEY) is True  # posted before
+            assert len(set(nonces)) == 1 and len(nonces) >= 2  # the tries of one alert share its nonce
+        finally:
+            await watch.stop()
+
+
+async def test_a_stop_gives_a_post_under_way_a_few_seconds_then_leaves_it_owed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.core.alerts.STOP_GRACE_S", 0.2)
+    started = asyncio.Event()
+
+    async def post(text: str, nonce: str) -> bool:
+        started.set()
+        await asyncio.sleep(60)  # Discord never answers
+        return True
+
+    cfg = SimpleNamespace(balance_alert_points=0, balance_check_interval_s=900)
+    async with Database(tmp_path / "db.sqlite3") as db:
+        meta = MetaRepo(db)
+        watch = AlertWatch(meta=meta, read_balance=FakeApi(50).balance, post=post, config=cfg)
+        await watch.start()
+        watch.answered("job", "GET", 401, 0.1)
+        await asyncio.wait_for(started.wait(), 5)
+        t0 = time.monotonic()
+        await watch.stop()
+        assert 0.15 < time.monotonic() - t0 < 2
+        assert kinds(load_state(await meta.get(META_KEY))) == [BAD_KEY]  # owed: posted (same nonce) at the start
+
+
+@pytest.mark.allow_error_logs
+async def test_an_unexpected_error_in_a_check_waits_for_the_next_and_is_logged_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    reads = 0
+
+    async def read() -> Balance:
+        nonlocal reads
+        reads += 1
+        raise RuntimeError("something no one expected")
+
+    async def post(text: str, nonce: str) -> bool:
+        return True
+
+    cfg = SimpleNamespace(balance_alert_points=100, balance_check_interval_s=0.05)
+    async with Database(tmp_path / "db.sqlite3") as db:
+        watch = AlertWatch(meta=MetaRepo(db), read_balance=read, post=post, config=cfg)
+        await watch.start()
+        try:
+            await asyncio.sleep(0.3)
+        finally:
+            await watch.stop()
+    assert 3 <= reads <= 8, reads
+    failed = [r for r in caplog.records if r.name == "bot.core.alerts" and "watch failed" in r.getMessage()]
+    assert [r.levelno for r in failed] == [logging.ERROR] + [logging.WARNING] * (len(failed) - 1)

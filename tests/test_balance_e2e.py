@@ -79,10 +79,12 @@ async def test_a_moderator_sees_the_simulators_figures(tmp_path: Path) -> None:
             inter, answer = await ask_balance(h, who)
             assert inter.response_type == 5  # deferred first: the read may outlast Discord's 3 seconds
             text = answer.content
-            for figure in ("Balance: **$1.05**", "Available credits: **1,048**", "Available points: **1,048**",
+            # the simulator's account holds points only (no credits): spendable = credits + points = 1,048
+            for figure in ("Balance: **$1.05**", "Available credits: **0**", "Available points: **1,048**",
+                           "Spendable points (credits + points): **1,048**",
                            "Low-balance alert at Legnext: **on**", "threshold: $10.00",
-                           "1,048 points buy about 13 imagines, or 8 upscales, or 2 480p videos",
-                           f"The bot alerts <#{ALERTS}> when available points fall below 500."):
+                           "1,048 spendable points buy about 13 imagines, or 8 upscales, or 2 480p videos",
+                           f"The bot alerts <#{ALERTS}> when spendable points fall below 500."):
                 assert figure in text, (figure, text)
             assert "sim-api-key" not in text
             assert answer.allowed_mentions == {"parse": []}
@@ -153,7 +155,8 @@ async def test_low_balance_alert_once_per_crossing(tmp_path: Path) -> None:
         inter = await h.imagine("a lighthouse")
         assert (await inter.wait_done()).content.startswith("Started")
         (text,) = await until_alerts(h.fake, 1)
-        assert "**970** points left ($0.97)" in text and "1,000 points" in text and "about 12 imagines" in text
+        assert "**970** spendable points left ($0.97)" in text and "1,000 points" in text
+        assert "about 12 imagines" in text
         (msg,) = h.fake.channel_messages(ALERTS)
         assert msg.allowed_mentions == {"parse": []} and not msg.ephemeral
 
@@ -165,7 +168,7 @@ async def test_low_balance_alert_once_per_crossing(tmp_path: Path) -> None:
         assert len(alerts(h)) == 1
         h.sim.balance = 400  # and down again
         texts = await until_alerts(h.fake, 2)
-        assert "**400** points left" in texts[1]
+        assert "**400** spendable points left" in texts[1]
         await checks(h, 2)
         assert len(alerts(h)) == 2
 
@@ -185,7 +188,7 @@ async def test_an_alert_channel_the_bot_cannot_post_in(tmp_path: Path, caplog: p
         assert "Available points: **500**" in answer.content
         h.fake.set_bot_permissions(ALERTS, None)
         (text,) = await until_alerts(h.fake, 1)
-        assert "**500** points left" in text
+        assert "**500** spendable points left" in text
         await checks(h, 2)
         assert len(alerts(h)) == 1
 
@@ -196,10 +199,10 @@ async def test_no_alert_channel(tmp_path: Path, caplog: pytest.LogCaptureFixture
                                **FAST_CHECKS) as h:
         await checks(h, 3)
         logged = [r for r in caplog.records if "no moderation.alert_channel_id" in r.getMessage()]
-        assert len(logged) == 1 and "**500** points left" in logged[0].getMessage()
+        assert len(logged) == 1 and "**500** spendable points left" in logged[0].getMessage()
         assert alerts(h) == [] and [m for m in h.fake.messages.values() if not m.ephemeral] == []
         _, answer = await ask_balance(h)
-        assert "notes in its log when available points fall below 1,000" in answer.content
+        assert "notes in its log when spendable points fall below 1,000" in answer.content
 
 
 async def test_no_periodic_reads_when_the_alert_is_off(tmp_path: Path) -> None:
@@ -217,7 +220,7 @@ async def test_out_of_credits_alert_once_until_a_job_is_accepted(tmp_path: Path)
             answer = await (await h.imagine(prompt)).wait_done()
             assert "balance has run out" in answer.content and "moderators have been told" in answer.content
         (text,) = alerts(h)
-        assert text == REFUSED_TEXT[Alert.OUT_OF_CREDITS] + " Available: **50** points ($0.05)."
+        assert text == REFUSED_TEXT[Alert.OUT_OF_CREDITS] + " Available: **50** spendable points ($0.05)."
         assert h.fake.channel_messages(ALERTS)[0].allowed_mentions == {"parse": []}
 
         h.sim.balance = 130  # topped up: one imagine goes through...
@@ -227,7 +230,7 @@ async def test_out_of_credits_alert_once_until_a_job_is_accepted(tmp_path: Path)
         answer = await (await h.imagine("an owl")).wait_done()  # ...and the next one runs out again
         assert "run out" in answer.content
         texts = await until_alerts(h.fake, 2)
-        assert texts[1].endswith("Available: **50** points ($0.05).")
+        assert texts[1].endswith("Available: **50** spendable points ($0.05).")
 
 
 async def test_bad_key_alert_once_until_a_request_succeeds(tmp_path: Path) -> None:
@@ -290,5 +293,20 @@ async def test_alert_state_survives_a_restart(tmp_path: Path) -> None:
         async with started(settings, fake):
             texts = await until_alerts(fake, 2)
             await reads(2)
-        assert len(alerts(fake)) == 2 and "**300** points left" in texts[1]
+        assert len(alerts(fake)) == 2 and "**300** spendable points left" in texts[1]
         fake.assert_clean()
+
+
+# ------------------------------------------------------------------------------------------------ posted once
+
+async def test_an_alert_posted_again_with_its_nonce_is_the_same_message(tmp_path: Path) -> None:
+    """What the watch's retry of an alert Discord made but never confirmed does: the same nonce (enforce_nonce)
+    gets the message Discord made back, not a second one; the next alert (another nonce) is a new message."""
+    async with balance_harness(tmp_path) as h:
+        assert await h.bot.presenter.post_alert("⚠️ first", "mja1-low")
+        assert await h.bot.presenter.post_alert("⚠️ first", "mja1-low")
+        assert alerts(h) == ["⚠️ first"]
+        assert await h.bot.presenter.post_alert("⚠️ second", "mja2-low")
+        assert alerts(h) == ["⚠️ first", "⚠️ second"]
+        assert [m.nonce for m in h.fake.channel_messages(ALERTS)] == ["mja1-low", "mja2-low"]
+        h.fake.assert_clean()

@@ -155,7 +155,7 @@ async def test_out_of_credits_alerts_once(tmp_path: Path) -> None:
         assert await refused(h, "a cat") == sentence
         assert await refused(h, "a dog") == sentence
         # the alert names what is left (one balance read)
-        left = " Available: **50** points ($0.05)."
+        left = " Available: **50** spendable points ($0.05)."
         assert [m.content for m in alerts(h)] == [ALERT_TEXT[Alert.OUT_OF_CREDITS] + left]
         assert alerts(h)[0].allowed_mentions == {"parse": []}
         assert h.sim.jobs == {}

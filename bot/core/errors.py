@@ -97,7 +97,7 @@ class Alert(Enum):
 
 def user_message(exc: BaseException, *, moderators_alerted: bool = True) -> str:
     """The sentence a member sees for `exc`. Never contains a secret; never empty. `moderators_alerted` says
-    whether an alert channel exists (only then are members told the moderators know)."""
+    whether the alert about it is in the alert channel (only then are members told the moderators know)."""
     told = " The moderators have been told." if moderators_alerted else " Please tell a moderator."
 
     if isinstance(exc, UserError):

@@ -40,9 +40,16 @@ def where_it_happened(interaction: discord.Interaction[Any]) -> str:
 class Reporter:
     """Tells members what went wrong; `alert` posts to the moderators' channel (the presenter's)."""
 
-    def __init__(self, alert: Callable[[Alert], Awaitable[None]], *, alert_channel: bool) -> None:
-        self.alert = alert
-        self.alert_channel = alert_channel  # only then are members told that the moderators know
+    def __init__(self, alert: Callable[[Alert], Awaitable[bool]], *, alert_channel: bool) -> None:
+        self.alert = alert  # True when the alert is out (posted now or before)
+        self.alert_channel = alert_channel  # only then, and once the alert is out, are members told the moderators know
+
+    async def sentence(self, exc: BaseException) -> str:
+        """The member's sentence for `exc`. A refusal moderators are alerted about (401, 402) is alerted first; the
+        sentence says the moderators know only when the alert was posted in the alert channel."""
+        kind = alert_for(exc)
+        alerted = await self.alert(kind) if kind is not None else False
+        return user_message(exc, moderators_alerted=self.alert_channel and alerted)
 
     async def report(self, interaction: discord.Interaction[Any], exc: BaseException,
                      view: discord.ui.View | None = None) -> None:
@@ -50,10 +57,8 @@ class Reporter:
             log.error("unexpected error in %s", where_it_happened(interaction), exc_info=exc)
         else:
             log.info("refused %s: %r", where_it_happened(interaction), exc)
-        kind = alert_for(exc)
-        if kind is not None:
-            await self.alert(kind)
+        text = await self.sentence(exc)
         try:
-            await send_ephemeral(interaction, user_message(exc, moderators_alerted=self.alert_channel), view)
+            await send_ephemeral(interaction, text, view)
         except discord.HTTPException as e:
             log.warning("could not tell the member about an error: %s", e)

@@ -322,16 +322,19 @@ class Presenter:
                     log.info("could not resolve the answer about job %d: %s", job.id, e)
             await self.jobs.update(job.id, ack_token=None, ack_app_id=None)
 
-    async def post_alert(self, text: str) -> bool:
+    async def post_alert(self, text: str, nonce: str) -> bool:
         """Post an alert to the moderators' channel (`moderation.alert_channel_id`; without one it is only
-        logged). False when Discord did not take it (no access, an outage): the caller tries again later. When to
-        alert, and how often, is `bot.core.alerts.AlertWatch`'s business."""
+        logged). False when Discord did not take it (no access, an outage) or its answer was lost: the caller
+        tries again later with the same `nonce` (one per alert; `enforce_nonce`), so an alert Discord made but
+        never confirmed comes back instead of being posted twice. When to alert, and how often, is
+        `bot.core.alerts.AlertWatch`'s business."""
         channel_id = self.settings.moderation.alert_channel_id
         if not channel_id:
             log.warning("alert (no moderation.alert_channel_id to post it in): %s", text)
             return True
         try:
-            await self._channel(channel_id).send(text[:CONTENT_LIMIT], allowed_mentions=NO_PINGS)
+            # discord.py sends enforce_nonce with every nonce
+            await self._channel(channel_id).send(text[:CONTENT_LIMIT], allowed_mentions=NO_PINGS, nonce=nonce)
         except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as e:
             log.warning("could not post an alert in channel %d (will try again): %s", channel_id, e)
             return False

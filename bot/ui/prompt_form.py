@@ -13,7 +13,7 @@ from typing import Any
 
 import discord
 
-from bot.core.errors import NotAvailable, UserError, user_message
+from bot.core.errors import NotAvailable, UserError
 from bot.core.launcher import Launcher, Member, message_link
 from bot.core.prompt import PromptError
 from bot.core.requests import imagine_launch
@@ -178,7 +178,7 @@ class PromptImagine:
             except (UserError, PromptError, LegnextError) as e:
                 if not isinstance(e, UserError | PromptError):
                     log.info("imagine all: prompt %d refused: %r", i + 1, e)
-                refused.append(f"prompt {i + 1}: {user_message(e, moderators_alerted=self.reporter.alert_channel)}")
+                refused.append(f"prompt {i + 1}: {await self.reporter.sentence(e)}")
                 continue
             jobs.append(job)
             link = message_link(job)

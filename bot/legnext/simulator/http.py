@@ -195,6 +195,8 @@ def make_app(sim: Simulator) -> web.Application:
     async def balance(request: web.Request) -> web.StreamResponse:
         if sim.balance_delay_s > 0:
             await asyncio.sleep(sim.balance_delay_s)
+        # the simulated account holds no credits, only points: what it can spend (credits + points) is exactly
+        # `sim.balance`, which jobs are charged from, and balance_usd = (credits + points) / 1000 as at Legnext
         points = sim.balance
         usd = points / 1000
         return web.json_response(
@@ -204,7 +206,7 @@ def make_app(sim: Simulator) -> web.Application:
                 "data": {
                     "account_id": 1,
                     "balance_usd": usd,
-                    "available_credits": points,
+                    "available_credits": 0,
                     "available_points": points,
                     "alert_threshold": 10,
                     "low_balance_alert": usd < 10,
