@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from bot.core.costs import VIDEO_480P
 from bot.core.errors import Alert
+from bot.core.schedule import wait_event
 from bot.legnext import errors as api
 from bot.legnext.models import Balance
 from bot.storage.meta import MetaRepo
@@ -426,8 +427,7 @@ class AlertWatch:
             deadlines = [t for t in (next_check, self._retry_at) if t is not None]
             wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            await wait_event(self._wake, wait)
 
 
 def _flushed(task: asyncio.Task[None]) -> None:

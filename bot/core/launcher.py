@@ -44,6 +44,7 @@ from bot.core.limits import (
     prompts_of,
 )
 from bot.core.permissions import missing_for_results
+from bot.core.schedule import wait_event
 from bot.core.text import clean_api_text
 from bot.core.tracker import Tracker
 from bot.legnext import models as m
@@ -433,8 +434,7 @@ class Launcher:
                 log.exception("the queue could not be served; trying again shortly")
             paused_for = self._not_before - time.monotonic()
             wait = QUEUE_TICK_S if paused_for <= 0 else min(QUEUE_TICK_S, max(0.05, paused_for))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            await wait_event(self._wake, wait)
             self._wake.clear()
 
     async def cancel(self, local_id: int, by: Member) -> JobRecord:

@@ -16,6 +16,17 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger(__name__)
 
 
+async def wait_event(event: asyncio.Event, within_s: float | None) -> None:
+    """Wait until `event` is set or `within_s` seconds passed, whichever first.
+
+    Not `asyncio.wait_for(event.wait(), ...)`: on Python 3.11 it swallows a cancellation that arrives as the event is
+    set (the inner task finished, so its result is returned), and a loop stopped that way never stops.
+    `asyncio.timeout` runs in the caller's own task, so a cancellation always gets through."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within_s):
+            await event.wait()
+
+
 class Scheduler:
     def __init__(self, name: str, handler: Callable[[int], Awaitable[None]], *, concurrency: int) -> None:
         self.name = name
@@ -75,8 +86,7 @@ class Scheduler:
             when, key = self._heap[0]
             if when > now:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), when - now)
+                await wait_event(self._wake, when - now)
                 continue
             if key in self._running:  # still busy with it: look again a little later
                 heapq.heappop(self._heap)
