@@ -199,7 +199,8 @@ class MJBot(commands.Bot):
             log.warning("could not check the Legnext API key at %s (no answer within 10s); starting anyway",
                         self.api.base_url)
             return
-        log.info("Legnext API key accepted: %s spendable points (credits + points)", balance.data.spendable_points)
+        log.info("Legnext API key accepted: %s points available (credits + bonus points)",
+                 balance.data.spendable_points)
 
     async def sync_commands(self) -> None:
         """With `discord.guild_ids`: the commands go to each of those guilds (instant). A guild the bot is not in

@@ -204,7 +204,8 @@ async def test_logs_in_syncs_to_the_guild_and_stops_cleanly_on_a_signal(tmp_path
     lines = assert_one_line_per_event(bp.stderr)
     assert not errors_in(lines), bp.stderr
     assert not [line for line in lines if " WARNING " in line], bp.stderr  # no voice-library warnings either
-    assert any(line.endswith(" bot.client: Legnext API key accepted: 100000 points available") for line in lines)
+    assert any(line.endswith(" bot.client: Legnext API key accepted: 100000 points available (credits + bonus points)")
+               for line in lines)
     assert any(f"received {sig.name}" in line for line in lines), bp.stderr
     assert lines[-1].endswith(" bot: stopped"), bp.stderr
     # the database was created and migrated where the config said
