@@ -317,3 +317,32 @@ async def test_usage_and_info(tmp_path: Path) -> None:
         assert "Only moderators" in text
         text = await answer(await h.fake.slash("usage", options={"member": ALICE}, user_id=MOD))
         assert f"<@{ALICE}>'s usage" in text and "This server" in text and f"<@{ALICE}> 160" in text, text
+
+
+async def test_a_queued_job_whose_uploaded_image_expired_is_not_sent(tmp_path: Path) -> None:
+    """Discord's attachment links last about a day: a /describe that waited longer in the queue is shown as not sent
+    (nothing charged), instead of being sent with a dead link."""
+    import json
+
+    from bot.legnext.simulator.media import make_png
+
+    async with harness(tmp_path, sim_kwargs=SLOW, legnext={"concurrency": 1}) as h:
+        assert (await imagine(h, "a long cat")).startswith("Started")
+        png = make_png(8, 8, ((1, 2, 3),))
+        inter = await h.fake.slash("describe", attachments={"image": ("cat.png", png, "image/png")})
+        text = await answer(inter)
+        assert text.startswith("Queued"), text
+        (queued,) = await h.bot.jobs_repo.queued()
+        url = queued.request["imgUrl"]
+        assert "ex=" in url
+        stale = re.sub(r"ex=[0-9a-f]+", "ex=5f5e100", url)  # 1973: long gone
+        await h.bot.db.execute("UPDATE jobs SET request_json = ? WHERE id = ?",
+                               (json.dumps({**queued.request, "imgUrl": stale}), queued.id))
+        h.sim.complete_now(await sim_job_of(h, "a long cat"))
+        msg = await h.fake.wait_message(lambda m: m.id == queued.message_id and "(Failed)" in m.content)
+        assert "expired while it waited in the queue" in msg.embeds[0]["description"]
+        assert "nothing was charged" in msg.embeds[0]["description"]
+        assert len(submits(h, "/v1/describe")) == 0
+        job = await h.bot.jobs_repo.get(queued.id)
+        assert job is not None and job.status == "failed"
+        assert (await h.bot.jobs_repo.spent(since=0.0, guild_id=GUILD, member_id=ALICE)).points == 80

@@ -45,6 +45,7 @@ from bot.core.limits import (
 )
 from bot.core.permissions import missing_for_results
 from bot.core.schedule import wait_event
+from bot.core.sources import expired_discord_links
 from bot.core.text import clean_api_text
 from bot.core.tracker import Tracker
 from bot.legnext import models as m
@@ -67,6 +68,8 @@ SUBMITS_AT_ONCE = 8  # submits in flight to the API at once (more wait their tur
 QUEUE_PAUSE_S = 10.0  # after the API's 429 (its concurrency limit), when it gave no Retry-After
 MAX_PAUSE_S = 60.0  # a longer Retry-After is not believed: the queue looks again after this
 ACCOUNT_PAUSE_S = 60.0  # the API refused the key or is out of credits: queued jobs wait (the moderators are told)
+EXPIRED_UPLOAD = ("the image it was given expired while it waited in the queue (Discord's links last about a day), "
+                  "so it was not sent and nothing was charged; please run the command again with the image")
 POSTING_S = 2.0  # a queued job this old without a message: its launch could not post it
 REPOST_AFTER_S = 10.0  # such a message is tried again this often
 POSITIONS_SHOWN = 20  # queued jobs whose message follows their position as it changes
@@ -487,6 +490,10 @@ class Launcher:
         except (KeyError, ValueError) as e:  # recorded by an older version in a shape it no longer sends
             log.warning("queued job %d can't be sent: %s", job.id, e)
             return await self._refused(job, "this request can no longer be sent", inline=False)
+        if not inline and expired_discord_links(job.request, time.time()):
+            # it waited in the queue longer than Discord's attachment links last: the API would fail it
+            log.info("queued job %d: its Discord attachment links expired while it waited", job.id)
+            return await self._refused(job, EXPIRED_UPLOAD, inline=False)
         try:
             await self._submit_slots.acquire()  # a burst of thousands doesn't open thousands of connections
         except BaseException:

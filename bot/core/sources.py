@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from bot.core.errors import BadInput
 
@@ -186,3 +188,35 @@ def _name(filename: str) -> str:
 
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
+
+
+_URL = re.compile(r"https?://[^\s<>]+")
+LINK_MARGIN_S = 120.0  # the API fetches a given image soon after the submit, not at once
+
+
+def expired_discord_links(body: Mapping[str, Any], now: float) -> list[str]:
+    """Discord attachment links (signed: `ex`, `is`, `hm`) in a request body that expire within `LINK_MARGIN_S` of
+    `now`: a job that waited that long in the queue can't be made from them (the API would fail it)."""
+    found: list[str] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, str):
+            for url in _URL.findall(value):
+                query = parse_qs(urlsplit(url).query)
+                if {"ex", "is", "hm"} <= query.keys():
+                    try:
+                        expires = int(query["ex"][0], 16)
+                    except ValueError:
+                        continue
+                    if expires <= now + LINK_MARGIN_S:
+                        found.append(url)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(item)
+        elif isinstance(value, Mapping):
+            for item in value.values():
+                visit(item)
+
+    visit(body)
+    return found
+
