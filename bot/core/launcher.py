@@ -70,6 +70,7 @@ MAX_PAUSE_S = 60.0  # a longer Retry-After is not believed: the queue looks agai
 ACCOUNT_PAUSE_S = 60.0  # the API refused the key or is out of credits: queued jobs wait (the moderators are told)
 EXPIRED_UPLOAD = ("the image it was given expired while it waited in the queue (Discord's links last about a day), "
                   "so it was not sent and nothing was charged; please run the command again with the image")
+RECORD_RETRY_MAX_S = 60.0  # a submitted job the database would not record is tried again at least this often
 POSTING_S = 2.0  # a queued job this old without a message: its launch could not post it
 REPOST_AFTER_S = 10.0  # such a message is tried again this often
 POSITIONS_SHOWN = 20  # queued jobs whose message follows their position as it changes
@@ -156,6 +157,7 @@ class Launcher:
         self._positions_lock = asyncio.Lock()
         self._showing: set[asyncio.Task[None]] = set()
         self._post_tried: dict[int, float] = {}  # queued jobs whose message could not be posted: when last tried
+        self._stopped = False  # at shutdown: nothing more is taken from the queue (it waits for the next start)
 
     # ------------------------------------------------------------------------------------------------ free checks
 
@@ -322,7 +324,7 @@ class Launcher:
         background; `prefer`'s job, when it may go now, is returned claimed (its launcher sends it, so that the
         member hears of a refusal at once)."""
         async with self._queue_lock:
-            if time.monotonic() < self._not_before:
+            if self._stopped or time.monotonic() < self._not_before:
                 return None
             free = self.config.legnext.concurrency - await self.repo.active_count()
             if free <= 0:
@@ -370,6 +372,8 @@ class Launcher:
             queued = await self.repo.queued()
             order = await self._fair_order(queued)
             by_id = {j.id: j for j in queued}
+            for gone in [k for k in self._post_tried if k not in by_id]:
+                del self._post_tried[gone]
             now = time.time()
             for position, local_id in enumerate(order, start=1):
                 job = by_id[local_id]
@@ -389,6 +393,11 @@ class Launcher:
             await self.announce(job)
 
     def _in_background(self, step: Awaitable[Any], local_id: int) -> None:
+        if self._stopped:
+            if asyncio.iscoroutine(step):
+                step.close()
+            return
+
         async def run() -> None:
             try:
                 await step
@@ -415,6 +424,7 @@ class Launcher:
     async def stop_queue(self, grace_s: float = 0.0) -> None:
         """Stop sending: submits already on their way get `grace_s` to be answered (a submit cut off may have
         created the job, which then could only be shown as "outcome unknown"); jobs not yet sent stay queued."""
+        self._stopped = True
         task, self._queue_task = self._queue_task, None
         if task is not None:
             task.cancel()
@@ -487,10 +497,15 @@ class Launcher:
         waiting for an answer, so a refusal is raised to them; else it is recorded and shown publicly."""
         try:
             req = m.request_class(job.task_type).model_validate(job.request)
+            expired = not inline and bool(expired_discord_links(job.request, time.time()))
         except (KeyError, ValueError) as e:  # recorded by an older version in a shape it no longer sends
             log.warning("queued job %d can't be sent: %s", job.id, e)
             return await self._refused(job, "this request can no longer be sent", inline=False)
-        if not inline and expired_discord_links(job.request, time.time()):
+        except Exception:  # a bug: the job must not stay `submitting` (it would hold a place at the API for good)
+            log.exception("queued job %d could not be prepared for sending", job.id)
+            return await self._refused(job, "the bot could not send it (logged for the operator); nothing was "
+                                            "charged", inline=False)
+        if expired:
             # it waited in the queue longer than Discord's attachment links last: the API would fail it
             log.info("queued job %d: its Discord attachment links expired while it waited", job.id)
             return await self._refused(job, EXPIRED_UPLOAD, inline=False)
@@ -560,6 +575,11 @@ class Launcher:
                               attempt + 1)
                 await asyncio.sleep(0.2 * (attempt + 1))
         else:
+            # the job exists and is paid for: keep trying to record it (then it is followed and shown as usual);
+            # meanwhile it keeps its place at the API, as it should
+            task = asyncio.create_task(self._record_later(job.id, changes), name=f"record-{job.id}")
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
             raise SubmittedButUnrecorded(api_job.job_id)
         log.info("job %d submitted as %s (%s by %d)", job.id, api_job.job_id, job.action, job.requester_id)
         return job
@@ -569,6 +589,25 @@ class Launcher:
             return await self.api.submit(req)
         finally:
             self._submit_slots.release()
+
+    async def _record_later(self, local_id: int, changes: dict[str, Any]) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                job = await self.repo.update(local_id, **changes)
+            except Exception as e:
+                log.warning("recording submitted job %d (%s) still fails: %s", local_id, changes.get("job_id"), e)
+                delay = min(delay * 2, RECORD_RETRY_MAX_S)
+                continue
+            log.info("job %d (%s) recorded after all; following it", local_id, changes.get("job_id"))
+            self.tracker.track(job)
+            if self.show is not None:
+                try:
+                    await self.show(job)
+                except Exception as e:
+                    log.info("could not show job %d: %s", local_id, e)
+            return
 
     def _pause(self, seconds: float) -> None:
         self._not_before = max(self._not_before, time.monotonic() + seconds)

@@ -202,14 +202,13 @@ def expired_discord_links(body: Mapping[str, Any], now: float) -> list[str]:
     def visit(value: Any) -> None:
         if isinstance(value, str):
             for url in _URL.findall(value):
-                query = parse_qs(urlsplit(url).query)
-                if {"ex", "is", "hm"} <= query.keys():
-                    try:
-                        expires = int(query["ex"][0], 16)
-                    except ValueError:
-                        continue
-                    if expires <= now + LINK_MARGIN_S:
-                        found.append(url)
+                try:  # words in a prompt that merely look like a link (`https://x]y/`) don't parse
+                    query = parse_qs(urlsplit(url).query)
+                    expires = int(query["ex"][0], 16) if {"ex", "is", "hm"} <= query.keys() else None
+                except ValueError:
+                    continue
+                if expires is not None and expires <= now + LINK_MARGIN_S:
+                    found.append(url)
         elif isinstance(value, list | tuple):
             for item in value:
                 visit(item)
