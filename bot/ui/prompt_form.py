@@ -28,9 +28,9 @@ from bot.ui.items import FeatureButton
 from bot.ui.members import member_of, where_of
 from bot.ui.screens import (
     COLOUR_DONE,
-    CONTENT_LIMIT,
     EMBED_DESC_LIMIT,
     Rendered,
+    cut,
     footer,
     render_plain,
     safe_text,
@@ -188,13 +188,10 @@ class PromptImagine:
         if refused:
             text += "\n" + "\n".join(refused)
         try:
-            await send_ephemeral(interaction, _cut(text))
+            await send_ephemeral(interaction, cut(text))
         except discord.HTTPException as e:
             log.info("could not answer the member about imagine all: %s", e)
             return
         for job in jobs:
             await self.launcher.forget_ack(job)
 
-
-def _cut(text: str) -> str:
-    return text if len(text) <= CONTENT_LIMIT else text[: CONTENT_LIMIT - 1] + "…"

@@ -44,7 +44,7 @@ def safe_text(text: str, limit: int) -> str:
     # then every bracket and parenthesis not escaped yet: discord.py's pattern for masked links is greedy and leaves
     # every link after the first clickable
     text = _LINK_SYNTAX.sub(_escape_unescaped, text)
-    return _cut(discord.utils.escape_mentions(text), limit)
+    return cut(discord.utils.escape_mentions(text), limit)
 
 
 _LINK_SYNTAX = re.compile(r"(\\*)([\[\]()])")
@@ -55,7 +55,8 @@ def _escape_unescaped(m: re.Match[str]) -> str:
     return slashes + char if len(slashes) % 2 else slashes + "\\" + char
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int = CONTENT_LIMIT) -> str:
+    """`text`, or its first `limit - 1` characters and an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -161,7 +162,7 @@ def render_plain(job: Any, attached: Sequence[str] = (), view: discord.ui.View |
 
 def error_text(sentence: str) -> str:
     """The bot's own sentences use markdown on purpose (`--chaos`, `/imagine`): only mentions are defused."""
-    return _cut(discord.utils.escape_mentions(sentence.replace("\r", " ")), CONTENT_LIMIT)
+    return cut(discord.utils.escape_mentions(sentence.replace("\r", " ")), CONTENT_LIMIT)
 
 
 def shown(job: Any) -> str:

@@ -6,7 +6,7 @@ from bot.core.launcher import message_link
 from bot.core.limits import Limits, until_reset
 from bot.core.usage import ServerUsage, Usage, left_today
 from bot.storage.jobs import JobRecord, Spend
-from bot.ui.screens import CONTENT_LIMIT, safe_text
+from bot.ui.screens import cut, safe_text
 
 JOBS_LISTED = 10
 
@@ -38,10 +38,6 @@ def _jobs(title: str, jobs: list[JobRecord]) -> list[str]:
     return lines
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= CONTENT_LIMIT else text[: CONTENT_LIMIT - 1] + "…"
-
-
 def usage_text(who: str, usage: Usage, server: ServerUsage | None, now: float) -> str:
     """/usage: `who` is "Your" or a mention's possessive."""
     lines = [f"**{who} usage** (UTC days; resets {until_reset(now)})",
@@ -55,7 +51,7 @@ def usage_text(who: str, usage: Usage, server: ServerUsage | None, now: float) -
             lines.append("Top today: " + ", ".join(f"<@{m}> {p}" for m, p in server.top_today))
         if server.top_week:
             lines.append("Top, last 7 days: " + ", ".join(f"<@{m}> {p}" for m, p in server.top_week))
-    return _cut("\n".join(lines))
+    return cut("\n".join(lines))
 
 
 def info_text(usage: Usage, server_today: Spend, limits: Limits, now: float) -> str:
@@ -76,7 +72,7 @@ def info_text(usage: Usage, server_today: Spend, limits: Limits, now: float) -> 
     ]
     if limits.paused:
         lines.append("New jobs are **paused** in this server by the moderators.")
-    return _cut("\n".join(lines))
+    return cut("\n".join(lines))
 
 
 def limits_text(limits: Limits, changed: list[str] | None = None) -> str:
@@ -94,4 +90,4 @@ def limits_text(limits: Limits, changed: list[str] | None = None) -> str:
         f"paused: **{'yes' if limits.paused else 'no'}**",
         f"Allowed roles: {roles} · Allowed channels: {channels} · Banned words: {words}",
     ]
-    return _cut("\n".join(lines))
+    return cut("\n".join(lines))
