@@ -209,9 +209,9 @@ async def test_unfinished_and_running_count(db: Database) -> None:
     assert [j.id for j in unfinished] == [*(ids[s] for s in UNFINISHED if s != "queued"), other.id]
     assert [j.id for j in await repo.queued()] == [ids["queued"]]
     assert all(not j.finished for j in unfinished)
-    assert await repo.running_count(7) == len(UNFINISHED)
-    assert await repo.running_count(8) == 1
-    assert await repo.running_count(9) == 0
+    assert await repo.unfinished_count(7, None) == len(UNFINISHED)
+    assert await repo.unfinished_count(8, None) == 1
+    assert await repo.unfinished_count(9, None) == 0
     assert len(await repo.all()) == len(UNFINISHED) + len(FINISHED) + 1
 
 

@@ -23,10 +23,6 @@ class NotAllowed(UserError):
     """The member may not do this (not the requester, not a moderator, ...)."""
 
 
-class TooManyJobs(UserError):
-    pass
-
-
 class Expired(UserError):
     def __init__(self) -> None:
         super().__init__(

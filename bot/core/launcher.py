@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.config import Settings
@@ -28,7 +28,6 @@ from bot.core.errors import (
     NotAvailable,
     OutcomeUnknownAgain,
     SubmittedButUnrecorded,
-    TooManyJobs,
     UserError,
 )
 from bot.core.limits import (
@@ -175,24 +174,24 @@ class Launcher:
         if missing:
             raise BotLacksPermissions(missing)
 
-    async def check_quota(self, member: Member, where: Where, limits: Limits | None = None) -> None:
-        """An early, friendly refusal; the limit itself is enforced where the job is recorded."""
-        limits = limits or await self.limits_for(where.guild_id)
-        if await self.repo.unfinished_count(member.id, where.guild_id) >= limits.unfinished_per_member:
-            raise QueueFull(limits)
-
     async def check_free(self, member: Member, where: Where, what: Launch | None = None) -> Limits:
         """Everything that can refuse a job before anything is spent (call it before `defer()`): the bot's
         permissions, the server's pause, roles and channels, the member's queue, and with `what` its banned words
-        and the daily budgets."""
+        and the daily budgets. An early, friendly refusal: the limits themselves are enforced where the job is
+        recorded, by the same rules (`JobRepo.over_limits`)."""
         self.check_channel(where)
         limits = await self.limits_for(where.guild_id)
         check_allowed(limits, is_moderator=member.is_moderator, roles=member.roles,
                       channel_ids=[c for c in (where.channel_id, where.parent_channel_id) if c is not None])
-        await self.check_quota(member, where, limits)
-        if what is not None:
+        now = time.time()
+        budget = Budget(max_unfinished=limits.unfinished_per_member)  # before a form, only the member's queue
+        over = await self.repo.over_limits(member.id, where.guild_id, budget)
+        if over is None and what is not None:
             self.check_words(limits, what)
-            await self.check_budget(limits, what, member, where)
+            budget = replace(self._budget(what, limits, now), max_unfinished=0)  # the queue was just checked
+            over = await self.repo.over_limits(member.id, where.guild_id, budget)
+        if over is not None:
+            raise self._refusal(over, limits, budget.points, now)
         return limits
 
     @staticmethod
@@ -201,19 +200,18 @@ class Launcher:
         if found is not None:
             raise BannedWord(found)
 
-    async def check_budget(self, limits: Limits, what: Launch, member: Member, where: Where) -> None:
-        """An early, friendly refusal; the budgets themselves are enforced where the job is recorded."""
-        cost = self.cost_of(what)
-        now = time.time()
-        since = day_start(now)
-        if limits.member_daily_points:
-            used = (await self.repo.spent(since=since, guild_id=where.guild_id, member_id=member.id)).points
-            if used + cost > limits.member_daily_points:
-                raise OverBudget("your", limits.member_daily_points, used, cost, now)
-        if limits.server_daily_points:
-            used = (await self.repo.spent(since=since, guild_id=where.guild_id)).points
-            if used + cost > limits.server_daily_points:
-                raise OverBudget("this server's", limits.server_daily_points, used, cost, now)
+    def _budget(self, what: Launch, limits: Limits, now: float) -> Budget:
+        """What recording `what` must respect: its points against the day's budgets, and the member's queue."""
+        return Budget(points=self.cost_of(what), since=day_start(now), member_daily=limits.member_daily_points,
+                      server_daily=limits.server_daily_points, max_unfinished=limits.unfinished_per_member)
+
+    @staticmethod
+    def _refusal(over: Exception, limits: Limits, cost: int, now: float) -> UserError:
+        """The member's sentence for a limit a job would go over (`JobRepo.over_limits`)."""
+        if isinstance(over, BudgetReached):
+            whose = "your" if over.whose == "member" else "this server's"
+            return OverBudget(whose, over.limit, over.used, cost, now)
+        return QueueFull(limits)
 
     @staticmethod
     def cost_of(what: Launch) -> int:
@@ -283,22 +281,14 @@ class Launcher:
         who = "the member who made it" + (" or a moderator" if mode == "requester_and_moderators" else "")
         raise NotAllowed(f"Only {who} can use the buttons on this image.")
 
-    @staticmethod
-    def _too_many(limit: int) -> TooManyJobs:
-        return TooManyJobs(
-            f"You already have {limit} jobs running. Please wait for one to finish before starting another."
-        )
-
     async def _record(self, what: Launch, member: Member, where: Where, limits: Limits) -> JobRecord:
         """Record the job as queued, its points reserved: the budgets, the member's limit and the double-press
         rule are conditions of the one statement that records it."""
         req = what.request
         if self.callback_url is not None:
             req = req.model_copy(update={"callback": self.callback_url})
-        cost = self.cost_of(what)
         now = time.time()
-        budget = Budget(points=cost, since=day_start(now), member_daily=limits.member_daily_points,
-                        server_daily=limits.server_daily_points, max_unfinished=limits.unfinished_per_member)
+        budget = self._budget(what, limits, now)
         try:
             return await self.repo.create(
                 task_type=req.task_type, action=what.action, requester_id=member.id, prompt=what.prompt,
@@ -311,11 +301,8 @@ class Launcher:
         except DuplicateJob as dup:
             existing = await self.wait_for_message(dup.existing)
             raise self.refuse_existing(existing, what.confirm_again) from None
-        except RunningLimitReached:
-            raise QueueFull(limits) from None
-        except BudgetReached as e:
-            whose = "your" if e.whose == "member" else "this server's"
-            raise OverBudget(whose, e.limit, e.used, cost, now) from None
+        except (RunningLimitReached, BudgetReached) as over:
+            raise self._refusal(over, limits, budget.points, now) from None
 
     # ------------------------------------------------------------------------------------------------ the queue
 

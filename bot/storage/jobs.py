@@ -202,7 +202,6 @@ class JobRepo:
         channel_id: int | None = None,
         reply_to_id: int | None = None,
         dedupe_key: str | None = None,
-        max_running: int | None = None,
         again_after_unknown: bool = False,
         answer_to: tuple[int, str] | None = None,
         budget: Budget | None = None,
@@ -212,14 +211,12 @@ class JobRepo:
 
         With a `dedupe_key`, raises `DuplicateJob` when a job with that key exists and has not failed (one whose
         outcome is unknown counts too, unless `again_after_unknown`: the member confirmed paying twice).
-        With `max_running`, raises `RunningLimitReached` when the member already has that many unfinished jobs.
         With a `budget`, the reservation and the limits are conditions of the INSERT itself (one statement, so no
         burst of presses, nor a second process, gets between a read and a write): raises `BudgetReached` or
         `RunningLimitReached` when the job would go over.
         """
         now = time.time()
         b = budget or Budget()
-        unfinished_cap = b.max_unfinished or (max_running or 0)
         async with self._lock:
             if dedupe_key is not None:
                 blocking = sql_list((JobStatus.FAILED, JobStatus.UNKNOWN, JobStatus.CANCELLED) if again_after_unknown
@@ -248,34 +245,37 @@ class JobRepo:
                 json.dumps(extra or {}), requester_id, guild_id, channel_id, reply_to_id,
                 status.value, dedupe_key, now, now, app_id, token, b.points,
                 now if status == JobStatus.QUEUED else None,
-                unfinished_cap, requester_id, guild_id, unfinished_cap,
+                b.max_unfinished, requester_id, guild_id, b.max_unfinished,
                 b.member_daily, requester_id, guild_id, b.since, b.points, b.member_daily,
                 b.server_daily, guild_id, b.since, b.points, b.server_daily,
             )
             rowid = await self.db.execute_if(insert, params)
             if rowid is None:
-                why = await self._why_refused(requester_id, guild_id, b, unfinished_cap)
+                why = await self.over_limits(requester_id, guild_id, b)
                 if why is not None:
                     raise why
                 # nothing holds it back any more (a job ended between the INSERT and the look): once more
                 rowid = await self.db.execute_if(insert, params)
                 if rowid is None:
-                    raise await self._why_refused(requester_id, guild_id, b, unfinished_cap) or BudgetReached(
+                    raise await self.over_limits(requester_id, guild_id, b) or BudgetReached(
                         "server" if b.server_daily else "member", b.server_daily or b.member_daily, 0)
         job = await self.get(rowid)
         assert job is not None
         return job
 
-    async def _why_refused(self, member: int, guild: int | None, b: Budget, cap: int) -> Exception | None:
-        """Which condition held the INSERT back (None: none does any more, a job ended meanwhile)."""
-        if cap and await self.unfinished_count(member, guild) >= cap:
-            return RunningLimitReached(cap)
-        mine = (await self.spent(since=b.since, guild_id=guild, member_id=member)).points
-        if b.member_daily and mine + b.points > b.member_daily:
-            return BudgetReached("member", b.member_daily, mine)
-        server = (await self.spent(since=b.since, guild_id=guild)).points
-        if b.server_daily and server + b.points > b.server_daily:
-            return BudgetReached("server", b.server_daily, server)
+    async def over_limits(self, member: int, guild: int | None, b: Budget) -> Exception | None:
+        """The limit a job of this budget would go over (`RunningLimitReached` or `BudgetReached`), else None: why
+        the INSERT was held back, or an early look before anything is recorded."""
+        if b.max_unfinished and await self.unfinished_count(member, guild) >= b.max_unfinished:
+            return RunningLimitReached(b.max_unfinished)
+        if b.member_daily:
+            mine = (await self.spent(since=b.since, guild_id=guild, member_id=member)).points
+            if mine + b.points > b.member_daily:
+                return BudgetReached("member", b.member_daily, mine)
+        if b.server_daily:
+            server = (await self.spent(since=b.since, guild_id=guild)).points
+            if server + b.points > b.server_daily:
+                return BudgetReached("server", b.server_daily, server)
         return None
 
     # ------------------------------------------------------------------------------------------------ the queue
@@ -447,15 +447,6 @@ class JobRepo:
         """Jobs whose member still sees "thinking…" (the bot stopped before answering them)."""
         rows = await self.db.fetchall("SELECT * FROM jobs WHERE ack_token IS NOT NULL ORDER BY id")
         return [JobRecord.from_row(r) for r in rows]
-
-    async def running_count(self, requester_id: int) -> int:
-        return await self._running_count(requester_id)
-
-    async def _running_count(self, requester_id: int) -> int:
-        row = await self.db.fetchone(
-            f"SELECT COUNT(*) FROM jobs WHERE requester_id = ? AND status IN {_UNFINISHED_SQL}", (requester_id,),
-        )
-        return int(row[0]) if row else 0
 
     async def all(self) -> list[JobRecord]:
         return [JobRecord.from_row(r) for r in await self.db.fetchall("SELECT * FROM jobs ORDER BY id")]
