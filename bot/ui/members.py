@@ -13,15 +13,19 @@ THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_t
                 discord.ChannelType.news_thread)
 
 
+def member_with(user: discord.Member, manage_guild: bool, moderator_role_ids: Iterable[int]) -> Member:
+    """A server member, their roles and whether they moderate: Manage Server, or one of the configured moderator
+    roles."""
+    roles = frozenset(r.id for r in user.roles)
+    return Member(id=user.id, is_moderator=manage_guild or bool(roles & set(moderator_role_ids)), roles=roles)
+
+
 def member_of(interaction: discord.Interaction[Any], moderator_role_ids: Iterable[int]) -> Member:
-    """The member and whether they moderate: Manage Server, or one of the configured moderator roles."""
+    """The member behind an interaction (outside a server: no roles, not a moderator)."""
     user = interaction.user
-    is_mod = False
-    role_ids: set[int] = set()
     if isinstance(user, discord.Member):
-        role_ids = {r.id for r in user.roles}
-        is_mod = interaction.permissions.manage_guild or bool(role_ids & set(moderator_role_ids))
-    return Member(id=user.id, is_moderator=is_mod, roles=frozenset(role_ids))
+        return member_with(user, interaction.permissions.manage_guild, moderator_role_ids)
+    return Member(id=user.id)
 
 
 def where_of(interaction: discord.Interaction[Any], reply_to: int | None = None) -> Where:

@@ -43,6 +43,7 @@ from bot.storage.meta import MetaRepo
 from bot.storage.regions import RegionSession, RegionSessionRepo
 from bot.ui.custom_ids import CustomId
 from bot.ui.errors import NO_PINGS
+from bot.ui.members import member_with
 from bot.ui.screens import result_urls
 from bot.vocabulary import UPSCALE_TASKS, JobStatus
 from cogs.imagine import actions as A
@@ -547,10 +548,7 @@ class RegionEditor:
         if found is None:
             log.info("region editor: the member left the server since the press")
             raise NotAllowed(NOT_A_MEMBER)
-        roles = frozenset(r.id for r in found.roles)
-        moderator_roles = set(self.settings.moderation.moderator_role_ids)
-        is_moderator = found.guild_permissions.manage_guild or bool(roles & moderator_roles)
-        return dataclasses.replace(opened.member, is_moderator=is_moderator, roles=roles)
+        return member_with(found, found.guild_permissions.manage_guild, self.settings.moderation.moderator_role_ids)
 
 
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"),
